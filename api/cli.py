@@ -1,0 +1,194 @@
+"""The `newsrag` command: the other interface over the same core as the HTTP API.
+
+Exit codes: 0 success, 1 some items failed or a runtime error, 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+from rag.errors import ConfigError, InvalidInput, NewsragError
+from rag.settings import Settings, prepare_environment
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)
+
+
+# ---------- ingest ----------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.loaders import LoadOptions, load_many
+    from ingest.pipeline import ingest
+    from rag.runtime import open_runtime
+
+    settings = _settings(args)
+    runtime = open_runtime(settings)
+    items = load_many(args.paths, LoadOptions(max_chars=settings.max_article_chars))
+    show_bar = sys.stderr.isatty() and not args.json
+    bar_context: Any = nullcontext(None)
+    if show_bar:
+        from tqdm import tqdm
+
+        bar_context = tqdm(unit=" articles", desc="ingest", file=sys.stderr)
+    with bar_context as bar:
+        progress: Callable[[int], None] | None = bar.update if bar is not None else None
+        report = ingest(items, runtime.store, runtime.embedder, settings, progress)
+    runtime.close()
+    summary = {
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "duplicates": report.duplicates,
+        "failed": [f.model_dump() for f in report.failed],
+        "chunks": report.chunks,
+        "seconds": report.seconds,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        total = report.added + report.updated + report.unchanged + report.duplicates
+        rate = total / report.seconds if report.seconds else 0.0
+        print(
+            f"ingested {total} articles in {report.seconds:.1f}s ({rate:.1f}/s): "
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.duplicates} duplicates, {len(report.failed)} failed; {report.chunks} chunks written"
+        )
+        for failure in report.failed:
+            where = f"{failure.path}:{failure.item}" if failure.item else failure.path
+            print(f"  failed {where}: {failure.error}", file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# ---------- status ----------
+def cmd_status(args: argparse.Namespace) -> int:
+    from rag.runtime import open_runtime
+
+    settings = _settings(args)
+    runtime = open_runtime(settings)
+    catalog = runtime.store.catalog
+    oldest, newest = catalog.date_range()
+    status = {
+        "store": {
+            "mode": runtime.store.vectors.mode,
+            "location": runtime.store.vectors.location,
+            "collection": settings.collection,
+            "catalog": str(catalog.path),
+        },
+        "embedder": runtime.embedder.name,
+        "articles": catalog.count(),
+        "chunks": runtime.store.vectors.count(),
+        "sources": catalog.sources(),
+        "date_range": {"oldest": oldest, "newest": newest},
+    }
+    runtime.close()
+    if args.json:
+        _print_json(status)
+    else:
+        print(f"store      {status['store']['mode']} Chroma at {status['store']['location']}")
+        print(f"collection {settings.collection}")
+        print(f"embedder   {status['embedder']}")
+        print(f"articles   {status['articles']}   chunks {status['chunks']}")
+        print(f"dates      {oldest:%Y-%m-%d} .. {newest:%Y-%m-%d}" if oldest and newest else "dates      -")
+        for source, n in status["sources"].items():
+            print(f"  {n:6d}  {source}")
+    return EXIT_OK
+
+
+# ---------- articles ----------
+def cmd_articles_list(args: argparse.Namespace) -> int:
+    from rag.catalog import ArticleFilter
+    from rag.dates import parse_bound, to_ts
+    from rag.runtime import open_runtime
+
+    flt = ArticleFilter(
+        sources=tuple(args.source or ()),
+        since_ts=to_ts(parse_bound(args.since, field="since")),
+        until_ts=to_ts(parse_bound(args.until, end=True, field="until")),
+    )
+    runtime = open_runtime(_settings(args))
+    articles = runtime.store.catalog.list(flt, limit=args.limit, offset=args.offset)
+    runtime.close()
+    if args.json:
+        _print_json([a.model_dump(mode="json", exclude={"body"}) for a in articles])
+        return EXIT_OK
+    for a in articles:
+        when = a.published_at.strftime("%Y-%m-%d") if a.published_at else "----------"
+        print(f"{a.id}  {when}  {(a.source or '-')[:20]:20}  {a.title}")
+    return EXIT_OK
+
+
+def cmd_articles_delete(args: argparse.Namespace) -> int:
+    from rag.runtime import open_runtime
+
+    runtime = open_runtime(_settings(args))
+    deleted = runtime.store.delete(args.id)
+    runtime.close()
+    if not deleted:
+        print(f"error: no article with id {args.id}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"deleted {args.id}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsrag", description="Cited answers over news articles.")
+    parser.add_argument("--data-dir", help="data folder (default: NEWSRAG_DATA_DIR or ./.newsrag)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="load, chunk, embed and store articles")
+    p.add_argument("paths", nargs="+", help="files or folders (.jsonl .json .md .txt .html .xml .rss .atom), '-'")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("status", help="where the store is and what it holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    articles = sub.add_parser("articles", help="list or delete stored articles")
+    asub = articles.add_subparsers(dest="articles_command", required=True)
+    p = asub.add_parser("list")
+    p.add_argument("--source", action="append", help="outlet (repeatable)")
+    p.add_argument("--since", help="published on or after (YYYY-MM-DD)")
+    p.add_argument("--until", help="published on or before (YYYY-MM-DD)")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_articles_list)
+    p = asub.add_parser("delete")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_articles_delete)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    prepare_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, InvalidInput) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except NewsragError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The catalog: articles, their chunks and the keyword (FTS5/BM25) index, in one SQLite file.
+
+It sits beside Chroma and is the ledger that makes ingest idempotent: an article counts as stored only
+once its row is committed here, after its vectors are in Chroma. A killed ingest therefore leaves at
+worst vectors without a catalog row, which the next run overwrites (same chunk ids) and prunes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.errors import StoreUnavailable
+from rag.models import Article, Chunk
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    url TEXT,
+    source TEXT,
+    author TEXT,
+    published_ts INTEGER,
+    published_at TEXT,
+    updated_at TEXT,
+    category TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    alt_urls TEXT NOT NULL DEFAULT '[]',
+    origin TEXT,
+    n_chunks INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
+CREATE TABLE IF NOT EXISTS aliases (
+    alias_id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+
+_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
+STOPWORDS = frozenset(
+    """a an and are as at be been but by did do does for from had has have he her his how i in into is it
+    its me my not of on or our she so than that the their them then there these they this those to was we
+    were what when where which who whom why will with would you your about after before between both can
+    could during each if more most other over same should some such through under until up very while
+    also any according report reported article news says said""".split()
+)
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    article_id: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    sources: tuple[str, ...] = ()
+    since_ts: int | None = None
+    until_ts: int | None = None
+    article_ids: tuple[str, ...] = ()
+
+    def sql(self, alias: str = "a") -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.sources:
+            clauses.append(f"lower({alias}.source) IN ({','.join('?' * len(self.sources))})")
+            params.extend(s.lower() for s in self.sources)
+        if self.since_ts is not None:
+            clauses.append(f"{alias}.published_ts >= ?")
+            params.append(self.since_ts)
+        if self.until_ts is not None:
+            clauses.append(f"{alias}.published_ts <= ?")
+            params.append(self.until_ts)
+        if self.article_ids:
+            clauses.append(f"{alias}.id IN ({','.join('?' * len(self.article_ids))})")
+            params.extend(self.article_ids)
+        return (" AND ".join(clauses) or "1=1"), params
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 OR-query from free text: quoted terms, stopwords dropped, order kept, no duplicates."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.casefold()):
+        word = match.group(0).strip(".'’-")
+        if len(word) < 2 and not word.isdigit():
+            continue
+        if word in STOPWORDS:
+            continue
+        seen.setdefault(word.replace('"', ""), None)
+    if not seen:
+        return None
+    return " OR ".join(f'"{w}"' for w in seen)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _ts(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open catalog {self.path}: {exc}") from exc
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- bookkeeping ---
+    def get_meta(self, key: str) -> str | None:
+        row = self._connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def reset(self) -> None:
+        """Forget everything: used when the catalog no longer matches the Chroma collection."""
+        with self._tx() as conn:
+            for table in ("chunks_fts", "chunks", "aliases", "articles", "meta"):
+                conn.execute(f"DELETE FROM {table}")
+
+    # --- ingest ---
+    def states(self, ids: Sequence[str]) -> dict[str, ArticleState]:
+        """Stored content hash per id, following aliases of syndicated copies."""
+        out: dict[str, ArticleState] = {}
+        conn = self._connect()
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            marks = ",".join("?" * len(part))
+            for row in conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part):
+                out[row["id"]] = ArticleState(row["id"], row["content_hash"])
+            for row in conn.execute(
+                f"SELECT alias_id, article_id, content_hash FROM aliases WHERE alias_id IN ({marks})", part
+            ):
+                out[row["alias_id"]] = ArticleState(row["article_id"], row["content_hash"])
+        return out
+
+    def find_body(self, body_hash: str) -> str | None:
+        row = self._connect().execute("SELECT id FROM articles WHERE body_hash=?", (body_hash,)).fetchone()
+        return row["id"] if row else None
+
+    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None:
+        """Write articles, their chunks and keyword rows in one transaction (replacing old versions)."""
+        now = datetime.now(UTC).isoformat()
+        with self._tx() as conn:
+            for article, chunks in items:
+                self._delete_chunks(conn, article.id)
+                old = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (article.id,)).fetchone()
+                alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
+                conn.execute(
+                    """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
+                    author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
+                    n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        article.id,
+                        article.content_hash(salt),
+                        article.body_hash(),
+                        article.title,
+                        article.body,
+                        article.url,
+                        article.source,
+                        article.author,
+                        _ts(article.published_at),
+                        _iso(article.published_at),
+                        _iso(article.updated_at),
+                        article.category,
+                        json.dumps(list(article.tags)),
+                        json.dumps(alt_urls or list(article.alt_urls)),
+                        article.origin,
+                        len(chunks),
+                        now,
+                    ),
+                )
+                for chunk in chunks:
+                    cur = conn.execute(
+                        "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
+                        (chunk.id, article.id, chunk.index, chunk.start, chunk.end),
+                    )
+                    conn.execute(
+                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
+                        (cur.lastrowid, article.title, chunk.text),
+                    )
+
+    def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None:
+        """Record a syndicated copy: its id points at the stored article, its URL joins alt_urls."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
+                (alias_id, article_id, content_hash),
+            )
+            if url:
+                row = conn.execute("SELECT url, alt_urls FROM articles WHERE id=?", (article_id,)).fetchone()
+                urls = set(json.loads(row["alt_urls"]))
+                if url != row["url"]:
+                    urls.add(url)
+                conn.execute(
+                    "UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id)
+                )
+
+    def _delete_chunks(self, conn: sqlite3.Connection, article_id: str) -> None:
+        rows = conn.execute("SELECT rowid FROM chunks WHERE article_id=?", (article_id,)).fetchall()
+        conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(r["rowid"],) for r in rows])
+        conn.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
+
+    def delete(self, article_id: str) -> bool:
+        with self._tx() as conn:
+            self._delete_chunks(conn, article_id)
+            conn.execute("DELETE FROM aliases WHERE article_id=?", (article_id,))
+            return conn.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
+
+    # --- reading ---
+    def get(self, article_id: str) -> Article | None:
+        row = self._connect().execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(f"SELECT * FROM articles WHERE id IN ({marks})", list(ids))
+        return {row["id"]: _article(row) for row in rows}
+
+    def chunks_of(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"SELECT id, article_id, idx, start, end FROM chunks WHERE id IN ({marks})", list(chunk_ids)
+        )
+        return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["start"], r["end"]) for r in rows}
+
+    def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> list[Article]:
+        where, params = flt.sql()
+        rows = self._connect().execute(
+            f"SELECT * FROM articles a WHERE {where} ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_article(r) for r in rows]
+
+    def count(self, flt: ArticleFilter | None = None) -> int:
+        where, params = (flt or ArticleFilter()).sql()
+        return int(self._connect().execute(f"SELECT count(*) FROM articles a WHERE {where}", params).fetchone()[0])
+
+    def chunk_count(self) -> int:
+        return int(self._connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def sources(self) -> dict[str, int]:
+        rows = self._connect().execute(
+            "SELECT source, count(*) AS n FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY n DESC"
+        )
+        return {r["source"]: r["n"] for r in rows}
+
+    def date_range(self) -> tuple[datetime | None, datetime | None]:
+        row = self._connect().execute("SELECT min(published_ts), max(published_ts) FROM articles").fetchone()
+        lo, hi = row[0], row[1]
+        conv = (lambda ts: datetime.fromtimestamp(ts, UTC) if ts is not None else None)
+        return conv(lo), conv(hi)
+
+    def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> list[tuple[str, float]]:
+        """BM25 over chunk text and title; returns (chunk_id, score) best first (higher is better)."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        where, params = flt.sql()
+        sql = f"""SELECT c.id AS chunk_id, bm25(chunks_fts, 0.5, 1.0) AS rank
+            FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+            JOIN articles a ON a.id = c.article_id
+            WHERE chunks_fts MATCH ? AND {where}
+            ORDER BY rank LIMIT ?"""
+        rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
+        return [(r["chunk_id"], -float(r["rank"])) for r in rows]
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        title=row["title"],
+        body=row["body"],
+        url=row["url"],
+        source=row["source"],
+        author=row["author"],
+        published_at=datetime.fromisoformat(row["published_at"]) if row["published_at"] else None,
+        updated_at=datetime.fromisoformat(row["updated_at"]) if row["updated_at"] else None,
+        category=row["category"],
+        tags=tuple(json.loads(row["tags"])),
+        alt_urls=tuple(json.loads(row["alt_urls"])),
+        origin=row["origin"],
+    )

