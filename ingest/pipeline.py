@@ -44,11 +44,14 @@ def version_salt(config: ChunkConfig, embedder: Embedder) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, settings: Settings, batch_chunks: int = BATCH_CHUNKS
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = chunk_config(settings, embedder)
         self.salt = version_salt(self.config, embedder)
+        self.batch_chunks = batch_chunks
 
     def run(
         self, items: Iterable[LoadedItem], progress: Callable[[int], None] | None = None
@@ -80,7 +83,7 @@ class Ingestor:
             pending.append(article)
             pending_chars += len(article.body)
             # ~4 characters a token: flush when the batch holds about BATCH_CHUNKS full chunks.
-            if pending_chars >= BATCH_CHUNKS * self.config.budget * 4:
+            if pending_chars >= self.batch_chunks * self.config.budget * 4:
                 self._flush(pending, tally, progress)
                 pending, pending_chars = [], 0
         self._flush(pending, tally, progress)
