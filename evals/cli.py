@@ -54,6 +54,9 @@ def add_eval_parser(subparsers: Any) -> None:
         action="store_true",
         help="also run the plain LangChain dense-only baseline (same embedder, chunks, k) in the same run",
     )
+    p.add_argument(
+        "--judge", action="store_true", help="also grade answers with the configured LLM (NEWSRAG_LLM_MODEL)"
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when any citation is invalid")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print the overall metrics as JSON")
@@ -95,10 +98,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         retrieval_only=args.retrieval_only,
         overrides=overrides,
         baseline=args.baseline,
+        judge=args.judge,
         progress=not args.no_progress,
     )
     try:
         report = run_suite(suite, options)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

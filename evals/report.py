@@ -159,6 +159,16 @@ def render_markdown(report: dict[str, Any]) -> str:
                 ["exact match (yes/no, entity)", f"{fmt(a['exact_match'])} (n={a['n_exact_match']})"],
                 ["contains match (entity, free)", f"{fmt(a['contains'])} (n={a['n_contains']})"],
                 ["yes/no accuracy", f"{fmt(a['yes_no_accuracy'])} (n={a['n_yes_no']})"],
+                *(
+                    [
+                        [
+                            "LLM judge accuracy (coverage)",
+                            f"{fmt(a['judge_accuracy'])} ({fmt(a['judge_coverage'])})",
+                        ]
+                    ]
+                    if "judge_accuracy" in a
+                    else []
+                ),
                 [
                     "refusal precision / recall / F1",
                     f"{fmt(r['precision'])} / {fmt(r['recall'])} / {fmt(r['f1'])} "

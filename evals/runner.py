@@ -54,6 +54,7 @@ class RunOptions:
     retrieval_only: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
     baseline: bool = False  # also run the plain LangChain dense-only baseline (retrieval)
+    judge: bool = False  # LLM judge of answers; needs an LLM (NEWSRAG_LLM_MODEL)
     progress: bool = True
 
 
@@ -286,6 +287,10 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "yes_no_accuracy": _rate(by_type("yes_no"), "exact_match"),
         "n_yes_no": len(by_type("yes_no")),
     }
+    verdicts = [r["scores"]["judge"] for r in plain if "judge" in r["scores"]]
+    if verdicts:
+        out["answers"]["judge_accuracy"] = m.mean(verdicts)
+        out["answers"]["judge_coverage"] = sum(v is not None for v in verdicts) / len(verdicts)
     refusal = m.refusal_scores((r["item"]["answer_type"] == "refusal", r["answer"]["refused"]) for r in plain)
     answerable = [r for r in plain if r["item"]["answer_type"] != "refusal"]
     out["refusals"] = {
@@ -338,12 +343,17 @@ def default_qa_factory(runtime: Any) -> QA:
 
 
 def run_suite(
-    suite: Suite, options: RunOptions, qa_factory: QAFactory | None = None, embedder: Any | None = None
+    suite: Suite,
+    options: RunOptions,
+    qa_factory: QAFactory | None = None,
+    embedder: Any | None = None,
+    judge_model: Any | None = None,
 ) -> dict[str, Any]:
     """Ingest the suite's corpus into a fresh temporary store, ask every question, return the report data.
 
     `qa_factory` builds the service from the runtime (default: `rag.chain.make_qa`); `embedder` reuses an
-    already loaded embedder (tests), else the settings choose one.
+    already loaded embedder (tests), else the settings choose one. `judge_model` (a LangChain chat
+    model) replaces the configured LLM as the judge when `options.judge` is set.
     """
     from ingest.pipeline import ingest
     from rag.runtime import Runtime, open_runtime
@@ -356,6 +366,14 @@ def run_suite(
     t_run = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="newsrag-eval-") as tmp:
         settings = eval_settings(Path(tmp) / "data", options.overrides)
+        if options.judge and judge_model is None:
+            if not settings.llm_model:
+                raise EvalError(
+                    "--judge needs an LLM: set NEWSRAG_LLM_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY)"
+                )
+            from evals.judge import make_judge_model
+
+            judge_model = make_judge_model(settings)
         if embedder is None:
             runtime = open_runtime(settings)
         else:
@@ -372,7 +390,9 @@ def run_suite(
                 from evals.baseline import LangChainDenseBaseline
 
                 baseline = LangChainDenseBaseline.build(runtime, Path(tmp) / "langchain")
-            records = _ask_all(suite, qa, runtime, gold_index, options, baseline)
+            records = _ask_all(
+                suite, qa, runtime, gold_index, options, baseline, judge_model if options.judge else None
+            )
             if baseline is not None:
                 baseline.close()
         finally:
@@ -396,6 +416,9 @@ def run_suite(
             "limit": options.limit,
             "overrides": options.overrides,
             "baseline": "langchain-chroma dense (same embedder, chunks, k)" if options.baseline else None,
+            "judge": getattr(judge_model, "model_name", type(judge_model).__name__)
+            if options.judge
+            else None,
             "python": sys.version.split()[0],
         },
         "settings": {k: v for k, v in safe_settings.items() if k != "data_dir"},
@@ -427,7 +450,13 @@ def _item_record(item: SuiteItem) -> dict[str, Any]:
 
 
 def _ask_all(
-    suite: Suite, qa: QA, runtime: Any, gold_index: GoldIndex, options: RunOptions, baseline: Any
+    suite: Suite,
+    qa: QA,
+    runtime: Any,
+    gold_index: GoldIndex,
+    options: RunOptions,
+    baseline: Any,
+    judge_model: Any,
 ) -> list[dict[str, Any]]:
     depth = min(100, max(ARTICLE_DEPTH, ARTICLE_DEPTH * runtime.settings.max_chunks_per_article))
     records: list[dict[str, Any]] = []
@@ -476,14 +505,20 @@ def _ask_all(
                 if gold and not item.should_refuse:
                     record["baseline"]["retrieval"] = retrieval_scores(base_ranked, gold)
             if not options.retrieval_only:
-                _answer(item, query, qa, runtime, gold, record)
+                _answer(item, query, qa, runtime, gold, record, judge_model)
             records.append(record)
             bar.update(1)
     return records
 
 
 def _answer(
-    item: SuiteItem, query: Query, qa: QA, runtime: Any, gold: list[str], record: dict[str, Any]
+    item: SuiteItem,
+    query: Query,
+    qa: QA,
+    runtime: Any,
+    gold: list[str],
+    record: dict[str, Any],
+    judge_model: Any = None,
 ) -> None:
     t0 = time.perf_counter()
     try:
@@ -496,6 +531,10 @@ def _answer(
     bodies = {aid: a.body for aid, a in runtime.store.catalog.get_many(cited).items()}
     record["answer"] = answer_record(answer)
     record["scores"] = score_answer(item, answer, gold, bodies)
+    if judge_model is not None and not item.counterfactual:
+        from evals.judge import judge
+
+        record["scores"]["judge"] = judge(judge_model, item, answer.answer)
     timings = answer.timings_ms or {}
     record["latency_ms"].update(
         {
