@@ -77,6 +77,7 @@ class Hit(Frozen):
     url: str | None = None
     published_at: datetime | None = None
     score: float = 0.0
+    similarity: float | None = Field(None, description="Cosine similarity to the question, if dense.")
     dense_rank: int | None = None
     keyword_rank: int | None = None
 
@@ -146,3 +147,44 @@ class IngestReport(Frozen):
     failed: tuple[IngestFailure, ...] = ()
     chunks: int = Field(0, description="Chunks written in this run.")
     seconds: float = 0.0
+
+
+class ChatTurn(Frozen):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Query(Frozen):
+    """One question with everything that narrows it: history for follow-ups, filters, as_of, k."""
+
+    question: str = Field(min_length=1)
+    history: tuple[ChatTurn, ...] = ()
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    as_of: datetime | None = Field(None, description="Answer as if it were this moment (default: now).")
+    article_ids: tuple[str, ...] = ()
+    k: int | None = Field(None, ge=1, le=100)
+
+
+class SourcesEvent(Frozen):
+    event: Literal["sources"] = "sources"
+    sources: tuple[SourceRef, ...]
+
+
+class TokenEvent(Frozen):
+    event: Literal["token"] = "token"
+    text: str
+
+
+class CitationEvent(Frozen):
+    event: Literal["citation"] = "citation"
+    citation: Citation
+
+
+class DoneEvent(Frozen):
+    event: Literal["done"] = "done"
+    answer: Answer
+
+
+StreamEvent = SourcesEvent | TokenEvent | CitationEvent | DoneEvent

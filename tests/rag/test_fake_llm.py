@@ -20,13 +20,9 @@ import openai
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from tests.support import fake_llm as fake_llm_support
 from tests.support.fake_llm import BrokenStreamReply, FakeLLM, TextReply, hashed_embedding, split_tokens
 from tests.support.servers import port_is_open
 
-# The fixtures, until tests/conftest.py lists the plugin (pytest_plugins = ["tests.support.fake_llm", ...]).
-fake_llm_server = fake_llm_support.fake_llm_server
-fake_llm = fake_llm_support.fake_llm
 pytestmark = pytest.mark.integration
 
 MESSAGES = [

@@ -8,11 +8,8 @@ import time
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from tests.support import llama_server as llama_server_support
 from tests.support.llama_server import MODEL_ALIAS, LlamaServer
 
-# The fixture, until tests/conftest.py lists "tests.support.llama_server" in pytest_plugins.
-llama_server = llama_server_support.llama_server
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.live_llm]
 
 PROMPT = [

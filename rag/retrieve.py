@@ -1,0 +1,242 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (FTS5 BM25), fused by weighted reciprocal rank fusion,
+with the cues a news question carries: outlets it names, days it names, date windows and recency.
+
+Why weighted: on multi-hop news questions BM25 alone is far weaker than dense retrieval, and an
+equal-weight RRF lets its noise push true evidence out of the top 10. Keyword ranks therefore count
+less, and mostly decide among candidates dense retrieval already likes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from rag.catalog import ArticleFilter
+from rag.dates import DateCues, DayMention, date_cues, mentioned_days, to_ts
+from rag.embeddings import Embedder
+from rag.models import Hit, Query
+from rag.settings import Settings
+from rag.store import Store
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    dense: float = 1.0
+    keyword: float = 0.35
+    outlet: float = 1.0  # per-outlet dense retrieval for outlets the question names
+    outlet_keyword: float = 0.3
+    day_bonus: float = 0.02  # a hit from a named outlet on a named day
+    window_bonus: float = 0.01  # a hit inside a soft date window ("in 2024")
+    recency_bonus: float = 0.01  # at most, for the newest hit, when the question asks for the latest
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """How a question was read: what it filters on, which outlets and days it names."""
+
+    text: str
+    flt: ArticleFilter
+    cues: DateCues
+    outlets: tuple[str, ...] = ()
+    days_by_outlet: dict[str, tuple[DayMention, ...]] = field(default_factory=dict)
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]
+    plan: QueryPlan
+    candidates: int  # how many distinct chunks were considered before the cut
+
+
+def _outlet_pattern(name: str) -> re.Pattern[str]:
+    """An outlet named as written ('The Age', not 'the age of AI'); a leading 'The' may be lower-case."""
+    words = name.split()
+    lead = ""
+    if len(words) > 1 and words[0].lower() == "the":
+        lead, words = r"(?:[Tt]he\s+)?", words[1:]
+    body = r"\s+".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<![\w]){lead}{body}(?![\w])")
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
+                 weights: FusionWeights | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.weights = weights or FusionWeights()
+        self._outlets: dict[str, re.Pattern[str]] | None = None
+
+    # ---------- reading the question ----------
+    def refresh_outlets(self) -> None:
+        """Outlet names come from the corpus; called after ingest so new outlets are recognised."""
+        self._outlets = None
+
+    def _known_outlets(self) -> dict[str, re.Pattern[str]]:
+        if self._outlets is None:
+            names = [s for s in self.store.catalog.sources() if len(s) >= 3]
+            self._outlets = {name: _outlet_pattern(name) for name in names}
+        return self._outlets
+
+    def plan(self, query: Query, text: str | None = None) -> QueryPlan:
+        question = text or query.question
+        as_of = query.as_of or datetime.now(UTC)
+        cues = date_cues(question, as_of)
+        since = max(filter(None, [query.since, cues.since]), default=None)
+        until = min(filter(None, [query.until, cues.until, query.as_of]), default=None)
+        flt = ArticleFilter(
+            sources=query.sources,
+            since_ts=to_ts(since),
+            until_ts=to_ts(until),
+            article_ids=query.article_ids,
+        )
+        outlets: list[tuple[int, str]] = []
+        for name, pattern in self._known_outlets().items():
+            if query.sources and name.lower() not in {s.lower() for s in query.sources}:
+                continue
+            if m := pattern.search(question):
+                outlets.append((m.start(), name))
+        outlets.sort()
+        days = mentioned_days(question)
+        days_by_outlet: dict[str, list[DayMention]] = defaultdict(list)
+        for day in days:
+            # A day belongs to the nearest outlet named before it ("The Verge on 2023-11-24").
+            before = [(pos, name) for pos, name in outlets if pos < day.position]
+            if before and day.position - before[-1][0] < 120:
+                days_by_outlet[before[-1][1]].append(day)
+        return QueryPlan(
+            text=question,
+            flt=flt,
+            cues=cues,
+            outlets=tuple(name for _, name in outlets),
+            days_by_outlet={k: tuple(v) for k, v in days_by_outlet.items()},
+            as_of=query.as_of,
+        )
+
+    # ---------- retrieving ----------
+    def retrieve(self, query: Query, k: int | None = None, text: str | None = None) -> Retrieval:
+        k = k or query.k or self.settings.top_k
+        plan = self.plan(query, text)
+        mode = self.settings.retrieval_mode
+        pool = max(50, k * 6)
+        w = self.weights
+        scores: dict[str, float] = defaultdict(float)
+        dense_rank: dict[str, int] = {}
+        keyword_rank: dict[str, int] = {}
+        similarity: dict[str, float] = {}
+
+        vector = self.embedder.embed_query(plan.text) if mode != "keyword" else None
+        if vector is not None:
+            for rank, match in enumerate(self.store.vectors.query(vector, plan.flt, pool)):
+                scores[match.chunk_id] += w.dense / (RRF_K + rank + 1)
+                dense_rank[match.chunk_id] = rank + 1
+                similarity[match.chunk_id] = match.similarity
+        if mode != "dense":
+            keyword_weight = w.keyword if mode == "hybrid" else 1.0
+            for rank, (chunk_id, _score) in enumerate(self.store.catalog.keyword_search(plan.text, plan.flt, pool)):
+                scores[chunk_id] += keyword_weight / (RRF_K + rank + 1)
+                keyword_rank[chunk_id] = rank + 1
+        if mode == "hybrid" and len(plan.outlets) > 0 and not plan.flt.sources:
+            self._outlet_passes(plan, vector, scores, similarity)
+
+        if not scores:
+            return Retrieval([], plan, 0)
+        hits = self._hydrate(scores, dense_rank, keyword_rank, similarity)
+        if mode == "hybrid":
+            hits = self._apply_date_cues(hits, plan)
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return Retrieval(self._diversify(hits, k), plan, len(hits))
+
+    def _outlet_passes(self, plan: QueryPlan, vector, scores: dict[str, float],  # type: ignore[no-untyped-def]
+                       similarity: dict[str, float]) -> None:
+        """Each outlet the question names gets its own filtered search, so a multi-source question
+        finds every report it refers to, not only the one most similar to the whole question."""
+        w = self.weights
+        for outlet in plan.outlets:
+            flt = replace(plan.flt, sources=(outlet,))
+            if vector is not None:
+                for rank, match in enumerate(self.store.vectors.query(vector, flt, 10)):
+                    scores[match.chunk_id] += w.outlet / (RRF_K + rank + 1)
+                    similarity.setdefault(match.chunk_id, match.similarity)
+            for rank, (chunk_id, _s) in enumerate(self.store.catalog.keyword_search(plan.text, flt, 10)):
+                scores[chunk_id] += w.outlet_keyword / (RRF_K + rank + 1)
+
+    def _hydrate(self, scores: dict[str, float], dense_rank: dict[str, int], keyword_rank: dict[str, int],
+                 similarity: dict[str, float]) -> list[Hit]:
+        catalog = self.store.catalog
+        chunks = catalog.chunks_of(list(scores))
+        articles = catalog.get_many(list({c.article_id for c in chunks.values()}))
+        hits: list[Hit] = []
+        for chunk_id, score in scores.items():
+            chunk = chunks.get(chunk_id)
+            article = articles.get(chunk.article_id) if chunk else None
+            if chunk is None or article is None:
+                continue  # vectors written by a killed ingest whose catalog row never landed
+            hits.append(
+                Hit(
+                    chunk_id=chunk_id,
+                    article_id=article.id,
+                    index=chunk.index,
+                    start=chunk.start,
+                    end=chunk.end,
+                    text=article.body[chunk.start : chunk.end],
+                    title=article.title,
+                    source=article.source,
+                    url=article.url,
+                    published_at=article.published_at,
+                    score=score,
+                    similarity=similarity.get(chunk_id),
+                    dense_rank=dense_rank.get(chunk_id),
+                    keyword_rank=keyword_rank.get(chunk_id),
+                )
+            )
+        return hits
+
+    def _apply_date_cues(self, hits: list[Hit], plan: QueryPlan) -> list[Hit]:
+        w = self.weights
+        cues = plan.cues
+        dated = [h.published_at for h in hits if h.published_at]
+        newest, oldest = (max(dated), min(dated)) if dated else (None, None)
+        out: list[Hit] = []
+        for hit in hits:
+            bonus = 0.0
+            days = plan.days_by_outlet.get(hit.source or "", ())
+            if any(day.matches(hit.published_at) for day in days):
+                bonus += w.day_bonus
+            if cues.prefer_since and hit.published_at and cues.prefer_since <= hit.published_at <= (
+                cues.prefer_until or hit.published_at
+            ):
+                bonus += w.window_bonus
+            if cues.recency and hit.published_at and newest and oldest and newest > oldest:
+                bonus += w.recency_bonus * (hit.published_at - oldest) / (newest - oldest)
+            out.append(hit.model_copy(update={"score": hit.score + bonus}) if bonus else hit)
+        return out
+
+    def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
+        """Greedy pick by score, discounting a further chunk of an article already chosen and a third
+        report from an outlet already chosen twice, so one long article or one outlet cannot fill
+        the context; at most `max_chunks_per_article` chunks of one article."""
+        limit = self.settings.max_chunks_per_article
+        per_article: dict[str, int] = defaultdict(int)
+        per_outlet: dict[str, int] = defaultdict(int)
+        remaining = list(hits)
+        chosen: list[Hit] = []
+        while remaining and len(chosen) < k:
+            def adjusted(hit: Hit) -> float:
+                n_article = per_article[hit.article_id]
+                n_outlet = per_outlet[hit.source or ""]
+                return hit.score * (0.8**n_article)
+
+            best = max(remaining, key=adjusted)
+            remaining.remove(best)
+            if per_article[best.article_id] >= limit:
+                continue
+            chosen.append(best)
+            per_article[best.article_id] += 1
+            per_outlet[best.source or ""] += 1
+        return chosen
