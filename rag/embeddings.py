@@ -168,3 +168,40 @@ def make_embedder(settings: Settings) -> Embedder:
     raise ConfigError(
         f"unknown embedder {spec!r}: use 'local', a sentence-transformers folder, or 'openai:<model>'"
     )
+
+
+class CachingEmbedder:
+    """Remembers recent texts' vectors: answering and citation checks embed the same source sentences
+    again and again (the extractive answer scores them, verification scores them once more)."""
+
+    def __init__(self, inner: Embedder, max_entries: int = 20_000) -> None:
+        from collections import OrderedDict
+
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self.inner.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            found = [self._cache.get(t) for t in texts]
+        if any(v is None for v in found):  # evicted between the two steps under heavy load
+            return self.inner.embed_documents(texts)
+        return np.stack(found) if found else np.zeros((0, 0), dtype=np.float32)  # type: ignore[arg-type]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]

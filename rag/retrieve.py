@@ -83,10 +83,10 @@ class Retriever:
             self._outlets = {name: _outlet_pattern(name) for name in names}
         return self._outlets
 
-    def plan(self, query: Query, text: str | None = None) -> QueryPlan:
+    def plan(self, query: Query, text: str | None = None, date_cues_on: bool = True) -> QueryPlan:
         question = text or query.question
         as_of = query.as_of or datetime.now(UTC)
-        cues = date_cues(question, as_of)
+        cues = date_cues(question, as_of) if date_cues_on else DateCues()
         since = max(filter(None, [query.since, cues.since]), default=None)
         until = min(filter(None, [query.until, cues.until, query.as_of]), default=None)
         flt = ArticleFilter(
@@ -119,9 +119,11 @@ class Retriever:
         )
 
     # ---------- retrieving ----------
-    def retrieve(self, query: Query, k: int | None = None, text: str | None = None) -> Retrieval:
+    def retrieve(self, query: Query, k: int | None = None, text: str | None = None,
+                 date_cues_on: bool = True) -> Retrieval:
+        """`date_cues_on=False` ignores what the question says about dates (explicit filters still hold)."""
         k = k or query.k or self.settings.top_k
-        plan = self.plan(query, text)
+        plan = self.plan(query, text, date_cues_on)
         mode = self.settings.retrieval_mode
         pool = max(50, k * 6)
         w = self.weights

@@ -10,7 +10,9 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft no nos vs etc inc ltd co corp gov sen rep gen col lt sgt capt
     jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m approx est dept univ""".split()
 )
-_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9$£€])""")
+# A sentence ends at . ! ? (with closing quotes and any citation markers "[1][2]" that follow it)
+# when the next word starts like a sentence.
+_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?:[ \t]*\[\d{1,3}\])*(?=\s+(?!\[\d)["'“‘(\[]?[A-Z0-9$£€])""")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*[-*•]\s)|\n")
 
 
@@ -46,7 +48,7 @@ def _split_paragraph(text: str, start: int, end: int, out: list[tuple[int, int]]
     cursor = start
     for match in _BOUNDARY.finditer(text, start, end):
         cut = match.end()
-        if _is_abbreviation(text, match.start()) and match.end() - match.start() == 1:
+        if _is_abbreviation(text, match.start()) and text[match.start() + 1 : match.end()].strip() == "":
             continue
         _append_trimmed(text, cursor, cut, out)
         cursor = cut

@@ -1,0 +1,51 @@
+"""The interface both answerers share: stream text pieces, then a Draft that says what the text is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from rag.models import ChatTurn, Hit, RefusalReason
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    question: str
+    hits: Sequence[Hit]
+    as_of: datetime
+    recency: bool = False
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An answer before verification: `[n]` markers number the hits 1-based, in any format."""
+
+    text: str
+    refused: bool = False
+    refusal_reason: RefusalReason | None = None
+    conflicts: tuple[str, ...] = ()
+
+
+class Answerer(Protocol):
+    mode: str
+
+    def run(self, context: AnswerContext) -> Iterator[str | Draft]:
+        """Yield text pieces as they are produced, then exactly one Draft."""
+        ...
+
+    def condense(self, question: str, history: Sequence[ChatTurn]) -> str:
+        """A follow-up rewritten as a standalone question for retrieval."""
+        ...
+
+
+def words_as_tokens(text: str) -> Iterator[str]:
+    """A finished text as stream pieces (word plus following space), for answerers that do not stream."""
+    start = 0
+    for i, char in enumerate(text):
+        if char == " ":
+            yield text[start : i + 1]
+            start = i + 1
+    if start < len(text):
+        yield text[start:]

@@ -1,0 +1,148 @@
+"""The LLM answerer: a LangChain chain (prompt | ChatOpenAI | parser) against any OpenAI-compatible
+endpoint, streamed token by token. Client failures become the LLM members of the error family."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
+
+from rag.answer.base import AnswerContext, Draft
+from rag.answer.prompts import (
+    ANSWER_SYSTEM,
+    ANSWER_USER,
+    CONDENSE_SYSTEM,
+    CONDENSE_USER,
+    REFUSAL_SENTENCE,
+    SOURCE_BLOCK,
+)
+from rag.errors import ConfigError, LLMError, LLMTimeout, LLMUnavailable
+from rag.models import ChatTurn, Hit
+from rag.settings import Settings
+
+_REFUSAL = re.compile(
+    r"(sources? (do|does) not (answer|contain|mention|say|provide)|"
+    r"(cannot|can't|can not|unable to) (answer|determine|find)|"
+    r"no (relevant )?information (about|on|in)|not (mentioned|stated|covered) in the sources|"
+    r"insufficient information)",
+    re.IGNORECASE,
+)
+
+
+def format_sources(hits: Sequence[Hit]) -> str:
+    return "\n\n".join(
+        SOURCE_BLOCK.format(
+            n=i,
+            title=hit.title,
+            outlet=hit.source or "unknown",
+            date=hit.published_at.strftime("%Y-%m-%d") if hit.published_at else "unknown",
+            text=hit.text.replace("</source>", "</ source>"),  # a source cannot close its own tag
+        )
+        for i, hit in enumerate(hits, start=1)
+    )
+
+
+def is_refusal(text: str) -> bool:
+    """The model declined: the refusal sentence, or a short reply that only says it cannot answer."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    if REFUSAL_SENTENCE.lower().rstrip(".") in stripped.lower():
+        return True
+    return len(stripped) < 200 and bool(_REFUSAL.search(stripped)) and "[" not in stripped
+
+
+def translate_error(exc: BaseException) -> LLMError | ConfigError:
+    """The one place that knows how openai / httpx failures look; everything else sees our errors."""
+    import httpx
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return LLMTimeout(f"the LLM endpoint did not answer in time: {exc}")
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return LLMUnavailable(f"cannot reach the LLM endpoint: {exc}")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LLMUnavailable(f"the LLM endpoint refused our credentials: {exc.message}")
+    if isinstance(exc, openai.NotFoundError):
+        return LLMUnavailable(f"the LLM endpoint does not know the model: {exc.message}")
+    if isinstance(exc, openai.APIStatusError):
+        return LLMUnavailable(f"the LLM endpoint failed with HTTP {exc.status_code}: {exc.message}")
+    if isinstance(exc, openai.APIError):
+        return LLMError(f"the LLM endpoint sent an unusable reply: {exc}")
+    return LLMError(f"the LLM endpoint sent an unreadable reply ({type(exc).__name__}: {exc})")
+
+
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, KeyError, json.JSONDecodeError)
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    import httpx
+    import openai
+
+    return (openai.OpenAIError, httpx.HTTPError, *_CLIENT_ERRORS)
+
+
+class LLMAnswerer:
+    mode = "openai"
+
+    def __init__(self, settings: Settings, chat_model: Any = None) -> None:
+        if chat_model is None:
+            if not settings.llm_model:
+                raise ConfigError("answerer 'openai' needs NEWSRAG_LLM_MODEL")
+            from langchain_openai import ChatOpenAI
+
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+            chat_model = ChatOpenAI(
+                model=settings.llm_model,
+                base_url=settings.openai_base_url,
+                api_key=key,  # type: ignore[arg-type]
+                timeout=settings.llm_timeout,
+                max_retries=settings.llm_max_retries,
+                temperature=settings.llm_temperature,
+                streaming=True,
+            )
+        self.model = chat_model
+        self.model_name = settings.llm_model or "unknown"
+        answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
+        condense_prompt = ChatPromptTemplate.from_messages(
+            [("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)]
+        )
+        self.answer_chain: Runnable = answer_prompt | chat_model | StrOutputParser()
+        self.condense_chain: Runnable = condense_prompt | chat_model | StrOutputParser()
+
+    def condense(self, question: str, history: Sequence[ChatTurn]) -> str:
+        if not history:
+            return question
+        transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-8:])
+        try:
+            rewritten = self.condense_chain.invoke({"history": transcript, "question": question})
+        except _client_errors() as exc:
+            raise translate_error(exc) from exc
+        rewritten = rewritten.strip().strip('"').strip()
+        # A tiny or confused model may answer instead of rewriting: keep the user's words then.
+        return rewritten if 0 < len(rewritten) <= 4 * len(question) + 200 else question
+
+    def run(self, context: AnswerContext) -> Iterator[str | Draft]:
+        inputs = {
+            "sources": format_sources(context.hits),
+            "question": context.question,
+            "as_of": context.as_of.strftime("%Y-%m-%d"),
+        }
+        pieces: list[str] = []
+        try:
+            for piece in self.answer_chain.stream(inputs):
+                if piece:
+                    pieces.append(piece)
+                    yield piece
+        except _client_errors() as exc:
+            raise translate_error(exc) from exc
+        text = "".join(pieces).strip()
+        if is_refusal(text):
+            yield Draft(text or REFUSAL_SENTENCE, refused=True, refusal_reason="no_relevant_sources")
+        else:
+            yield Draft(text)

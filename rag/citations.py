@@ -1,0 +1,217 @@
+"""Citations are data: markers parsed, normalised, renumbered 1..n and checked against what was retrieved.
+
+A model's numbering is never trusted: a marker naming no retrieved source is removed and counted;
+`[1,2]`, `[1][2]`, `[Source 1]`, `(1)`, `[^1]`, `【1】` and ranges become `[1][2]`; each citation's quote is
+the sentence of the cited chunk that best supports the claim, verbatim in the article body at start:end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.models import Citation, Hit
+from rag.text import sentence_spans
+
+# [1] [1, 2] [1-3] [Source 1] [sources: 1, 2] [^1] [S1] [doc 2] 【1】 (1) (Source 2)
+_NUMS = r"\d{1,3}(?:\s*(?:,|;|-|–|and|&)\s*\d{1,3})*"
+_LABEL = r"(?:(?:sources?|src|refs?|references?|docs?|documents?|articles?|citations?|s)\s*[:#]?\s*)"
+MARKER = re.compile(
+    rf"\[\^?\s*{_LABEL}?(?P<a>{_NUMS})\s*\]"
+    rf"|【\s*{_LABEL}?(?P<b>{_NUMS})\s*】"
+    rf"|\(\s*{_LABEL}(?P<c>{_NUMS})\s*\)"
+    rf"|(?<![\w(])\((?P<d>\d{{1,2}})\)(?!\w)",
+    re.IGNORECASE,
+)
+CANONICAL = re.compile(r"\[(\d+)\]")
+SUPPORT_THRESHOLD = 0.5
+_WORD = re.compile(r"[a-z0-9$%][a-z0-9$%.,'-]*[a-z0-9%]|[a-z0-9$%]", re.I)
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were will with".split()
+)
+
+
+def _numbers(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and|&)\s*", spec):
+        if m := re.fullmatch(r"(\d+)\s*[-–]\s*(\d+)", part.strip()):
+            lo, hi = int(m.group(1)), int(m.group(2))
+            out.extend(range(lo, hi + 1) if 0 < hi - lo < 10 else [lo, hi])
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str  # canonical [n] markers, numbered by the retrieved hits (1-based)
+    removed: int  # markers (or numbers inside them) that named no retrieved source
+
+
+def normalise_markers(text: str, n_sources: int) -> Normalised:
+    """Rewrite every marker form as `[i][j]`, dropping numbers outside 1..n_sources."""
+    removed = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal removed
+        spec = next(g for g in match.group("a", "b", "c", "d") if g is not None)
+        numbers = _numbers(spec)
+        valid = [n for n in numbers if 1 <= n <= n_sources]
+        removed += len(numbers) - len(valid)
+        return "".join(f"[{n}]" for n in dict.fromkeys(valid))
+
+    out = MARKER.sub(replace, text)
+    # "... billion. [1]" becomes "... billion [1]." so a marker always sits inside its sentence.
+    out = re.sub(r"([.!?])[ \t]*((?:\[\d+\])+)", r" \2\1", out)
+    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)  # a removed marker leaves no space before punctuation
+    out = re.sub(r"[ \t]{2,}", " ", out).strip()
+    return Normalised(out, removed)
+
+
+def renumber(text: str) -> tuple[str, list[int]]:
+    """Markers renumbered 1..m in order of first appearance; returns the old number of each new one."""
+    order: list[int] = []
+    for m in CANONICAL.finditer(text):
+        n = int(m.group(1))
+        if n not in order:
+            order.append(n)
+    mapping = {old: new for new, old in enumerate(order, start=1)}
+    return CANONICAL.sub(lambda m: f"[{mapping[int(m.group(1))]}]", text), order
+
+
+def claims(text: str) -> list[tuple[str, list[int]]]:
+    """Each sentence of an answer with the markers it carries (marker text removed from the claim)."""
+    out: list[tuple[str, list[int]]] = []
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        numbers = [int(n) for n in CANONICAL.findall(sentence)]
+        claim = re.sub(r"\s+([.,;:!?])", r"\1", CANONICAL.sub("", sentence))
+        claim = re.sub(r"\s{2,}", " ", claim).strip()
+        if claim:
+            out.append((claim, numbers))
+    # A marker standing alone after a sentence ("... billion. [1]") belongs to the sentence before it.
+    merged: list[tuple[str, list[int]]] = []
+    for claim, numbers in out:
+        if merged and not _WORD.search(claim):
+            merged[-1] = (merged[-1][0], merged[-1][1] + numbers)
+        else:
+            merged.append((claim, numbers))
+    return merged
+
+
+def content_words(text: str) -> set[str]:
+    return {w.lower().strip(".,'") for w in _WORD.findall(text)} - _STOP
+
+
+def lexical_overlap(claim: str, sentence: str) -> float:
+    words = content_words(claim)
+    return len(words & content_words(sentence)) / len(words) if words else 0.0
+
+
+@dataclass(frozen=True)
+class SentenceRef:
+    hit_index: int  # 0-based into hits
+    start: int  # absolute offsets into the article body
+    end: int
+    text: str
+
+
+def chunk_sentences(hits: Sequence[Hit]) -> list[SentenceRef]:
+    refs: list[SentenceRef] = []
+    for i, hit in enumerate(hits):
+        for s, e in sentence_spans(hit.text):
+            refs.append(SentenceRef(i, hit.start + s, hit.start + e, hit.text[s:e]))
+    return refs
+
+
+class SupportScorer:
+    """How well a sentence supports a claim: cosine of embeddings blended with shared content words."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def matrix(self, claims_: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
+        if not claims_ or not sentences:
+            return np.zeros((len(claims_), len(sentences)), dtype=np.float32)
+        vectors = self.embedder.embed_documents([*claims_, *sentences])
+        cos = vectors[: len(claims_)] @ vectors[len(claims_) :].T
+        lex = np.array([[lexical_overlap(c, s) for s in sentences] for c in claims_], dtype=np.float32)
+        return 0.7 * cos + 0.3 * lex
+
+
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    citations: tuple[Citation, ...]
+    removed: int
+    unsupported: int
+
+
+def verify(answer_text: str, hits: Sequence[Hit], scorer: SupportScorer, auto_cite: bool = True) -> Verified:
+    """Normalise, renumber and ground every citation of an answer in the retrieved hits."""
+    normalised = normalise_markers(answer_text, len(hits))
+    text = normalised.text
+    sentences = chunk_sentences(hits)
+    claim_list = claims(text)
+    scores = scorer.matrix([c for c, _ in claim_list], [s.text for s in sentences])
+    if auto_cite and sentences:
+        text = _cite_unmarked(text, claim_list, scores, sentences)
+        claim_list = claims(text)
+        scores = scorer.matrix([c for c, _ in claim_list], [s.text for s in sentences])
+    text, order = renumber(text)
+    citations: list[Citation] = []
+    unsupported = 0
+    for new_n, old_n in enumerate(order, start=1):
+        hit_index = old_n - 1
+        hit = hits[hit_index]
+        candidates = [j for j, s in enumerate(sentences) if s.hit_index == hit_index]
+        claiming = [i for i, (_, numbers) in enumerate(claim_list) if old_n in numbers]
+        best_j, best_score = candidates[0] if candidates else -1, 0.0
+        for i in claiming:
+            for j in candidates:
+                if scores[i, j] > best_score:
+                    best_j, best_score = j, float(scores[i, j])
+        if best_j < 0:
+            quote_start, quote_end, quote = hit.start, hit.end, hit.text
+        else:
+            ref = sentences[best_j]
+            quote_start, quote_end, quote = ref.start, ref.end, ref.text
+        supported = best_score >= SUPPORT_THRESHOLD
+        unsupported += not supported
+        citations.append(
+            Citation(
+                n=new_n,
+                article_id=hit.article_id,
+                chunk_id=hit.chunk_id,
+                title=hit.title,
+                source=hit.source,
+                url=hit.url,
+                published_at=hit.published_at,
+                quote=quote,
+                start=quote_start,
+                end=quote_end,
+                supported=supported,
+                support_score=round(best_score, 4),
+            )
+        )
+    return Verified(text, tuple(citations), normalised.removed, unsupported)
+
+
+def _cite_unmarked(text: str, claim_list: list[tuple[str, list[int]]], scores: np.ndarray,
+                   sentences: list[SentenceRef]) -> str:
+    """A factual sentence the model left uncited gets the source that clearly supports it, if any."""
+    for i, (claim, numbers) in enumerate(claim_list):
+        if numbers or len(content_words(claim)) < 3:
+            continue
+        j = int(np.argmax(scores[i]))
+        if scores[i, j] >= SUPPORT_THRESHOLD + 0.1:
+            marker = f" [{sentences[j].hit_index + 1}]"
+            position = text.find(claim)
+            if position >= 0:
+                end = position + len(claim.rstrip(".!?\"'”’"))
+                text = text[:end] + marker + text[end:]
+    return text
