@@ -262,7 +262,7 @@ def _why(q: dict[str, Any]) -> list[str]:
     s = q.get("scores") or {}
     if s.get("correct") is False:
         out.append("wrong answer" if q["item"]["answer_type"] != "refusal" else "not refused")
-    if q.get("answer", {}).get("refused") and q["item"]["answer_type"] != "refusal":
+    if (q.get("answer") or {}).get("refused") and q["item"]["answer_type"] != "refusal":
         out.append("refused")
     if s.get("citation_valid") is False:
         out.append("invalid citations")

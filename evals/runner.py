@@ -214,6 +214,19 @@ def score_answer(
     return scores
 
 
+def failed_scores(item: SuiteItem) -> dict[str, Any]:
+    """A question whose answer raised: wrong for accuracy, not refused; citations not applicable."""
+    return {
+        "exact_match": False if item.answer_type in ("yes_no", "entity") else None,
+        "contains": False if item.answer_type in ("entity", "free") else None,
+        "correct": False,
+        "refusal_ok": not item.should_refuse,
+        "citation_valid": None,
+        "citation_problems": [],
+        **({"conflict_flagged": False, "fake_repeated": False} if item.counterfactual else {}),
+    }
+
+
 def answer_record(answer: Answer) -> dict[str, Any]:
     return {
         "text": answer.answer,
@@ -271,7 +284,8 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
             [r["latency_ms"]["retrieve_only"] for r in records if "latency_ms" in r]
         )
     }
-    answered = [r for r in records if "scores" in r]
+    answered = [r for r in records if "scores" in r]  # asked, including those that raised
+    ok = [r for r in answered if r.get("answer")]  # an Answer came back
     out["errors"] = sum(1 for r in records if r.get("error"))
     if not answered:
         return out
@@ -291,7 +305,8 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
     if verdicts:
         out["answers"]["judge_accuracy"] = m.mean(verdicts)
         out["answers"]["judge_coverage"] = sum(v is not None for v in verdicts) / len(verdicts)
-    refusal = m.refusal_scores((r["item"]["answer_type"] == "refusal", r["answer"]["refused"]) for r in plain)
+    refused = lambda r: bool(r.get("answer") and r["answer"]["refused"])  # noqa: E731
+    refusal = m.refusal_scores((r["item"]["answer_type"] == "refusal", refused(r)) for r in plain)
     answerable = [r for r in plain if r["item"]["answer_type"] != "refusal"]
     out["refusals"] = {
         "precision": refusal.precision,
@@ -301,17 +316,17 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "fp": refusal.fp,
         "fn": refusal.fn,
         "tn": refusal.tn,
-        "false_refusal_rate": m.mean(r["answer"]["refused"] for r in answerable),
+        "false_refusal_rate": m.mean(refused(r) for r in answerable),
     }
-    n_valid = sum(1 for r in answered if r["scores"]["citation_valid"])
+    n_valid = sum(1 for r in ok if r["scores"]["citation_valid"])
     out["citations"] = {
-        "validity": n_valid / len(answered),
-        "invalid_answers": len(answered) - n_valid,
+        "validity": n_valid / len(ok) if ok else None,
+        "invalid_answers": len(ok) - n_valid,
         "precision": _rate(answered, "citation_precision"),
         "recall": _rate(answered, "citation_recall"),
         "supported_share": _rate(answered, "supported_share"),
-        "per_answer": m.mean(len(r["answer"]["citations"]) for r in answered),
-        "removed_markers": sum(r["answer"]["removed_markers"] for r in answered),
+        "per_answer": m.mean(len(r["answer"]["citations"]) for r in ok),
+        "removed_markers": sum(r["answer"]["removed_markers"] for r in ok),
     }
     counterfactual = [r for r in answered if r["item"]["fake_answer"]]
     if counterfactual:
@@ -525,6 +540,8 @@ def _answer(
         answer = qa.ask(query)
     except Exception as exc:
         record["error"] = f"ask: {type(exc).__name__}: {exc}"
+        record["answer"] = None
+        record["scores"] = failed_scores(item)
         return
     wall = round((time.perf_counter() - t0) * 1000, 2)
     cited = list(dict.fromkeys(c.article_id for c in answer.citations))

@@ -76,6 +76,9 @@ def test_invalid_citations_and_errors_are_counted(suite_file: Path, embedder: Em
     assert m["citations"]["invalid_answers"] == 3 and m["citations"]["validity"] == 0.25
     failed = next(q for q in report["questions"] if q["id"] == "qubits")
     assert failed["error"].startswith("ask: RuntimeError") and "retrieval" in failed
+    # a question that raised counts as a wrong answer, not as a missing one
+    assert failed["scores"]["correct"] is False and m["answers"]["n"] == 5
+    assert m["refusals"]["tp"] == 1
     assert "invalid citations" in render_markdown(report)
 
 
