@@ -45,13 +45,13 @@ def version_salt(config: ChunkConfig, embedder: Embedder) -> str:
 
 class Ingestor:
     def __init__(
-        self, store: Store, embedder: Embedder, settings: Settings, batch_chunks: int = BATCH_CHUNKS
+        self, store: Store, embedder: Embedder, settings: Settings, batch_chunks: int | None = None
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = chunk_config(settings, embedder)
         self.salt = version_salt(self.config, embedder)
-        self.batch_chunks = batch_chunks
+        self.batch_chunks = batch_chunks or BATCH_CHUNKS
 
     def run(
         self, items: Iterable[LoadedItem], progress: Callable[[int], None] | None = None
