@@ -98,7 +98,7 @@ class NewsQA:
         base = {"question": query.question, "standalone_question": standalone if query.history else None,
                 "sources": _refs(hits), "mode": self.answerer.mode}
         if not hits:
-            answer = Answer(**base, **self._no_hits(retrieval, query), timings_ms=timings)
+            answer = Answer(**{**base, **self._no_hits(retrieval, query)}, timings_ms=timings)
             yield DoneEvent(answer=answer.model_copy(update={"timings_ms": {**timings, "total": _ms(started)}}))
             return
 

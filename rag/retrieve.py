@@ -30,7 +30,7 @@ class FusionWeights:
     outlet: float = 1.0  # per-outlet dense retrieval for outlets the question names
     outlet_keyword: float = 0.3
     day_bonus: float = 0.02  # a hit from a named outlet on a named day
-    window_bonus: float = 0.01  # a hit inside a soft date window ("in 2024")
+    window_bonus: float = 0.003  # a hit inside a soft date window ("in 2024"): a tie-breaker only
     recency_bonus: float = 0.01  # at most, for the newest hit, when the question asks for the latest
 
 

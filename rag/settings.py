@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(1, ge=0, le=10)
     llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(600, ge=16, le=32_000, description="Cap on answer length.")
 
     # --- API ---
     api_keys: list[str] = Field(default_factory=list)

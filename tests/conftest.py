@@ -36,3 +36,21 @@ def runtime(settings: Settings, embedder: Embedder) -> Iterator[Runtime]:
     rt = Runtime(settings=settings, embedder=embedder, store=make_store(settings, embedder.name))
     yield rt
     rt.close()
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("samples") / "data")
+
+
+@pytest.fixture(scope="session")
+def sample_runtime(sample_settings: Settings, embedder: Embedder) -> Iterator[Runtime]:
+    """The samples/ corpus ingested once per session into real embedded Chroma. Read-only for tests."""
+    from ingest.loaders import load
+    from ingest.pipeline import ingest
+
+    rt = Runtime(settings=sample_settings, embedder=embedder, store=make_store(sample_settings, embedder.name))
+    report = ingest(load(SAMPLES), rt.store, rt.embedder, sample_settings)
+    assert not report.failed, report.failed
+    yield rt
+    rt.close()

@@ -104,6 +104,7 @@ class LLMAnswerer:
                 timeout=settings.llm_timeout,
                 max_retries=settings.llm_max_retries,
                 temperature=settings.llm_temperature,
+                max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
                 streaming=True,
             )
         self.model = chat_model
