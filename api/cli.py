@@ -189,6 +189,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------- serve ----------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if getattr(args, "data_dir", None):
+        os.environ["NEWSRAG_DATA_DIR"] = str(args.data_dir)  # worker processes build Settings from env
+    settings = Settings()
+    if args.workers > 1 and not settings.chroma_url:
+        raise ConfigError(
+            "--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process"
+        )
+    print(f"newsrag serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
+    if args.workers > 1:
+        uvicorn.run(
+            "api.main:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
+            log_level=args.log_level, timeout_graceful_shutdown=5,
+        )
+    else:
+        from api.main import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                    timeout_graceful_shutdown=5)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsrag", description="Cited answers over news articles.")
     parser.add_argument("--data-dir", help="data folder (default: NEWSRAG_DATA_DIR or ./.newsrag)")
@@ -212,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="how many chunks to retrieve")
     p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the HTTP API and chat page")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs NEWSRAG_CHROMA_URL)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
 
     articles = sub.add_parser("articles", help="list or delete stored articles")
     asub = articles.add_subparsers(dest="articles_command", required=True)

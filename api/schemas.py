@@ -1,0 +1,463 @@
+"""The HTTP contract: request and response bodies, every field described (they make the /docs page).
+
+Requests are checked here against the limits in Settings (question length, k, history) and turned into
+the core's `Query`; a problem becomes InvalidInput naming the field, which the one handler answers 422.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from rag.dates import parse_bound
+from rag.errors import InvalidInput
+from rag.models import Answer, Article, ChatTurn, Query
+from rag.settings import Settings
+
+MAX_HISTORY_TURNS = 50
+MAX_TURN_CHARS = 20_000
+MAX_FILTER_SOURCES = 50
+
+
+def _unicode(value: str) -> str:
+    """Reject lone surrogates ("\\ud800" is valid JSON but not text any store can hold)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------- ask
+
+
+class Turn(Strict):
+    role: Literal["user", "assistant"] = Field(description="Who said it.")
+    content: Text = Field(max_length=MAX_TURN_CHARS, description="What was said.")
+
+
+class Filters(Strict):
+    sources: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_SOURCES,
+        description="Only articles from these outlets (case-insensitive), e.g. ['The Verge']. Empty: all.",
+    )
+    since: Text | None = Field(
+        None,
+        max_length=64,
+        description="Only articles published on or after this date: 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' "
+        "or an ISO 8601 time (a bare date starts at 00:00 UTC).",
+        examples=["2024-01-01"],
+    )
+    until: Text | None = Field(
+        None,
+        max_length=64,
+        description="Only articles published on or before this date; a bare 'YYYY-MM-DD' includes the "
+        "whole day, 'YYYY-MM' the whole month, 'YYYY' the whole year.",
+        examples=["2025-12-31"],
+    )
+
+
+class AskRequest(Strict):
+    question: Text = Field(
+        min_length=1,
+        description="The question, in plain language. At most NEWSRAG_MAX_QUESTION_CHARS characters "
+        "(default 2000). It may name outlets ('according to The Verge') and times ('last month').",
+        examples=["How much has Microsoft invested in OpenAI?"],
+    )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of the conversation, oldest first, for follow-up questions "
+        "('How much did it invest?'); the question is rewritten as a standalone one before retrieval.",
+    )
+    filters: Filters = Field(default_factory=Filters, description="Hard filters on outlet and date.")
+    as_of: Text | None = Field(
+        None,
+        max_length=64,
+        description="Answer as if it were this moment (default: now): articles published later are "
+        "ignored, and 'latest' or 'last month' are read relative to it. Same formats as `since`.",
+    )
+    k: int | None = Field(
+        None,
+        ge=1,
+        description="How many passages to retrieve (default NEWSRAG_TOP_K, 8; at most NEWSRAG_MAX_K).",
+    )
+
+
+_MIN_YEAR, _MAX_YEAR = 1900, 2200
+
+
+def parse_date(value: str | None, field: str, *, end: bool = False) -> datetime | None:
+    """A date bound from a request, or InvalidInput naming the field."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = parse_bound(value, end=end, field=field)
+    except InvalidInput:
+        raise
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise InvalidInput(f"cannot parse {field} {value!r}; use YYYY-MM-DD or ISO 8601", field=field) from exc
+    if parsed is not None and not _MIN_YEAR <= parsed.astimezone(UTC).year <= _MAX_YEAR:
+        raise InvalidInput(f"{field} must lie between {_MIN_YEAR} and {_MAX_YEAR}", field=field)
+    return parsed
+
+
+def check_question(question: str, settings: Settings, field: str = "question") -> str:
+    if not question.strip():
+        raise InvalidInput("the question is empty", field=field)
+    if len(question) > settings.max_question_chars:
+        raise InvalidInput(
+            f"the question has {len(question):,} characters; the limit is {settings.max_question_chars:,}",
+            field=field,
+        )
+    return question
+
+
+def check_k(k: int | None, settings: Settings) -> int | None:
+    limit = min(settings.max_k, 100)
+    if k is not None and not 1 <= k <= limit:
+        raise InvalidInput(f"k must be between 1 and {limit}", field="k")
+    return k
+
+
+def make_query(
+    settings: Settings,
+    question: str,
+    history: list[ChatTurn] | None = None,
+    filters: Filters | None = None,
+    as_of: str | None = None,
+    k: int | None = None,
+    question_field: str = "question",
+) -> Query:
+    filters = filters or Filters()
+    since = parse_date(filters.since, "filters.since")
+    until = parse_date(filters.until, "filters.until", end=True)
+    if since and until and since > until:
+        raise InvalidInput("filters.since is after filters.until", field="filters.since")
+    try:
+        return Query(
+            question=check_question(question, settings, question_field),
+            history=tuple(history or ()),
+            sources=tuple(s.strip() for s in filters.sources if s.strip()),
+            since=since,
+            until=until,
+            as_of=parse_date(as_of, "as_of", end=True),
+            k=check_k(k, settings),
+        )
+    except ValidationError as exc:  # the core's own bounds (defence in depth)
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or None
+        raise InvalidInput(str(first.get("msg", "invalid query")), field=field) from exc
+
+
+def ask_query(request: AskRequest, settings: Settings) -> Query:
+    history = [ChatTurn(role=t.role, content=t.content) for t in request.history]
+    return make_query(settings, request.question, history, request.filters, request.as_of, request.k)
+
+
+# --------------------------------------------------------------------------------------- answers
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number of the `[n]` marker in the answer text (1..number of citations).")
+    article_id: str = Field(description="Id of the cited article (GET /v1/articles/{id}).")
+    chunk_id: str = Field(description="Id of the retrieved passage the quote comes from.")
+    title: str = Field(description="Headline of the cited article.")
+    source: str | None = Field(None, description="The outlet that published it.")
+    url: str | None = Field(None, description="Link to the article.")
+    published_at: datetime | None = Field(None, description="When it was published (ISO 8601, with zone).")
+    quote: str = Field(description="The sentence that best supports the claim, verbatim from the article.")
+    start: int = Field(description="Offset of the quote in the article body: body[start:end] == quote.")
+    end: int = Field(description="End offset of the quote in the article body (exclusive).")
+    supported: bool = Field(
+        True, description="False when the best sentence of the cited source supports the claim only weakly."
+    )
+    support_score: float = Field(0.0, description="How well the quote supports the claim (0-1).")
+
+
+class SourceOut(BaseModel):
+    article_id: str = Field(description="Id of the retrieved article.")
+    chunk_id: str = Field(description="Id of the retrieved passage.")
+    title: str = Field(description="Headline.")
+    source: str | None = Field(None, description="Outlet.")
+    url: str | None = Field(None, description="Link to the article.")
+    published_at: datetime | None = Field(None, description="Publication time.")
+    score: float = Field(0.0, description="Retrieval score (fused rank score; higher is better).")
+
+
+class AnswerOut(BaseModel):
+    question: str = Field(description="The question as asked.")
+    standalone_question: str | None = Field(
+        None, description="The follow-up rewritten as a standalone question (only when history was given)."
+    )
+    answer: str = Field(
+        description="The answer, with `[n]` markers pointing into `citations`; for a refusal, why not."
+    )
+    citations: list[CitationOut] = Field(
+        default_factory=list, description="One entry per marker number, in order 1..n, each verified."
+    )
+    refused: bool = Field(False, description="True when the articles do not answer the question.")
+    refusal_reason: str | None = Field(
+        None,
+        description="Why it refused: no_relevant_sources, no_sources_in_date_range, sources_conflict, "
+        "empty_store or model_declined.",
+    )
+    sources: list[SourceOut] = Field(
+        default_factory=list,
+        description="What retrieval found (cited or not); for a refusal, the closest articles found.",
+    )
+    conflicts: list[str] = Field(default_factory=list, description="Where the sources disagree, who said what.")
+    newest_source_at: datetime | None = Field(None, description="Publication time of the newest cited source.")
+    mode: str = Field("extractive", description="Which answerer wrote it: 'extractive' or 'openai'.")
+    removed_markers: int = Field(0, description="Citation markers removed because they named no retrieved source.")
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerOut:
+        return cls.model_validate(answer.model_dump())
+
+
+# -------------------------------------------------------------------------------------- articles
+
+
+class ArticleIn(BaseModel):
+    """One article to ingest. Field names and their aliases are those the CLI's JSON loader takes
+    (e.g. `text`/`content` for `body`, `link` for `url`, `outlet`/`publisher` for `source`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "title": "Microsoft and OpenAI sign a new agreement",
+                "body": "Microsoft said on Tuesday ...",
+                "url": "https://example.com/news/microsoft-openai",
+                "source": "Example News",
+                "published_at": "2025-10-28T09:00:00Z",
+            }
+        },
+    )
+
+    title: Any = Field(None, description="Headline (required).")
+    body: Any = Field(None, description="Full text (required); alias text, content.")
+    url: Any = Field(None, description="Canonical http(s) URL; articles are identified by it when given.")
+    source: Any = Field(None, description="Outlet, e.g. 'The Verge'; alias outlet, publisher.")
+    author: Any = Field(None, description="Author or byline.")
+    published_at: Any = Field(None, description="Publication time: ISO 8601, a date, or epoch seconds.")
+    updated_at: Any = Field(None, description="Last update time, same formats.")
+    category: Any = Field(None, description="Section or category.")
+    tags: Any = Field(None, description="A list of tags or a comma-separated string.")
+    id: Any = Field(None, description="Your own id (1-128 of A-Z a-z 0-9 . _ -), used when there is no url.")
+
+
+class ItemResult(BaseModel):
+    index: int = Field(description="Position of the article in the request list (0-based).")
+    id: str | None = Field(None, description="The stored article id (when the article was valid).")
+    ok: bool = Field(description="True when the article was stored (or was already stored unchanged).")
+    error: str | None = Field(None, description="Why it was rejected.")
+    field: str | None = Field(None, description="The field that was wrong, when known.")
+
+
+class IngestResult(BaseModel):
+    added: int = Field(description="New articles stored.")
+    updated: int = Field(description="Stored articles whose content changed.")
+    unchanged: int = Field(description="Articles already stored with the same content (nothing done).")
+    duplicates: int = Field(description="Syndicated copies of a stored article (recorded as aliases).")
+    failed: int = Field(description="Articles rejected; see `items`.")
+    chunks: int = Field(description="Passages embedded and written.")
+    seconds: float = Field(description="Time the ingest took.")
+    items: list[ItemResult] = Field(description="One result per article sent, in order.")
+
+
+class ArticleSummary(BaseModel):
+    id: str = Field(description="Article id.")
+    title: str = Field(description="Headline.")
+    url: str | None = Field(None, description="Canonical URL.")
+    source: str | None = Field(None, description="Outlet.")
+    author: str | None = Field(None, description="Author.")
+    published_at: datetime | None = Field(None, description="Publication time.")
+    updated_at: datetime | None = Field(None, description="Last update time.")
+    category: str | None = Field(None, description="Section.")
+    tags: list[str] = Field(default_factory=list, description="Tags.")
+    alt_urls: list[str] = Field(default_factory=list, description="Other URLs the same text was published at.")
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleSummary:
+        return cls.model_validate(article.model_dump(exclude={"body", "origin"}))
+
+
+class ArticleOut(ArticleSummary):
+    body: str = Field(description="Full text; citation offsets point into it.")
+    origin: str | None = Field(None, description="Where it was loaded from.")
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleOut:
+        return cls.model_validate(article.model_dump())
+
+
+class ArticlePage(BaseModel):
+    total: int = Field(description="How many articles match the filters.")
+    limit: int = Field(description="Page size used.")
+    offset: int = Field(description="How many matching articles were skipped.")
+    items: list[ArticleSummary] = Field(description="Newest first.")
+
+
+class Deleted(BaseModel):
+    deleted: str = Field(description="Id of the article removed (with all its passages).")
+
+
+class OutletCount(BaseModel):
+    name: str = Field(description="Outlet name as stored.")
+    articles: int = Field(description="How many articles it has.")
+
+
+class CorpusInfo(BaseModel):
+    articles: int = Field(description="Articles stored.")
+    sources: list[OutletCount] = Field(description="Outlets, most articles first.")
+    oldest: datetime | None = Field(None, description="Oldest publication time.")
+    newest: datetime | None = Field(None, description="Newest publication time.")
+    mode: str = Field(description="Answerer in use: 'extractive' or 'openai'.")
+
+
+# --------------------------------------------------------------------------------------- health
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' while the process serves requests.")
+
+
+class Check(BaseModel):
+    ok: bool = Field(description="Whether this dependency answered.")
+    detail: str = Field(description="What was checked, or what failed.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="'ready' or 'unavailable'.")
+    checks: dict[str, Check] = Field(description="One entry per dependency: 'store', and 'llm' if configured.")
+
+
+# ------------------------------------------------------------------------------- OpenAI-compatible
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="Part type; only 'text' parts are read.")
+    text: Text | None = Field(None, description="The text of a 'text' part.")
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
+        description="Author of the message. System and tool messages are ignored."
+    )
+    content: Text | list[ContentPart] | None = Field(
+        None, description="The message text, or a list of content parts."
+    )
+    name: str | None = Field(None, description="Optional participant name (ignored).")
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = Field(False, description="Send a last chunk with token usage.")
+
+
+class ChatRequest(BaseModel):
+    """An OpenAI chat completion request. Sampling parameters are accepted and ignored (the answer is
+    grounded in the articles); `filters`, `as_of` and `k` are newsrag extensions (send them with the
+    openai client's `extra_body`)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="Must be 'newsrag' (GET /v1/models).", examples=["newsrag"])
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        description="The conversation; the last user message is the question, earlier user and "
+        "assistant messages are the history used for follow-ups.",
+    )
+    stream: bool | None = Field(False, description="Stream the answer as chat.completion.chunk events.")
+    stream_options: StreamOptions | None = Field(None, description="Streaming options.")
+    filters: Filters | None = Field(None, description="newsrag extension: outlet and date filters.")
+    as_of: Text | None = Field(None, max_length=64, description="newsrag extension: answer as of this date.")
+    k: int | None = Field(None, ge=1, description="newsrag extension: passages to retrieve.")
+
+
+class ChoiceMessage(BaseModel):
+    role: Literal["assistant"] = Field("assistant", description="Always 'assistant'.")
+    content: str = Field(description="The answer with `[n]` markers, then a 'Sources:' list, one line per [n].")
+
+
+class Choice(BaseModel):
+    index: int = Field(0, description="Always 0 (one choice).")
+    message: ChoiceMessage = Field(description="The assistant message.")
+    finish_reason: str = Field("stop", description="Always 'stop'.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(description="Approximate words in the messages.")
+    completion_tokens: int = Field(description="Approximate words in the answer.")
+    total_tokens: int = Field(description="Their sum.")
+
+
+class ChatCompletion(BaseModel):
+    id: str = Field(description="Completion id.")
+    object: Literal["chat.completion"] = Field("chat.completion", description="Object type.")
+    created: int = Field(description="Unix time.")
+    model: str = Field(description="'newsrag'.")
+    choices: list[Choice] = Field(description="One choice.")
+    usage: Usage = Field(description="Approximate token counts.")
+    citations: list[CitationOut] = Field(
+        description="newsrag extension: the verified citations, numbered as the markers in the content."
+    )
+    refused: bool = Field(False, description="newsrag extension: True when the articles do not answer.")
+    refusal_reason: str | None = Field(None, description="newsrag extension: why it refused.")
+
+
+class ModelCard(BaseModel):
+    id: str = Field(description="Model id to send as `model`.")
+    object: Literal["model"] = Field("model", description="Object type.")
+    created: int = Field(description="Unix time.")
+    owned_by: str = Field(description="Owner.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = Field("list", description="Object type.")
+    data: list[ModelCard] = Field(description="The models served (just 'newsrag').")
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="Machine-readable kind, e.g. invalid_input, llm_unavailable, not_found.")
+    message: str = Field(description="What went wrong, for a person.")
+    field: str | None = Field(None, description="For invalid input: the field at fault.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail = Field(description="The error.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in {
+        401: "No or an invalid API key (when keys are configured).",
+        403: "The key may not do this (writing needs an admin key).",
+        413: "Request body or article count over the limit.",
+        422: "Invalid input; `error.field` names the field.",
+        502: "The LLM endpoint failed or sent an unusable reply.",
+        503: "The vector store cannot be reached.",
+        504: "The LLM endpoint did not answer in time.",
+    }.items()
+}
