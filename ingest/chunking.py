@@ -41,9 +41,7 @@ def embed_header(article: Article, max_tokens: int, count: TokenCounter) -> str:
     return " ".join(words)
 
 
-def _hard_cut(
-    body: str, start: int, end: int, count: TokenCounter, budget: int
-) -> list[tuple[int, int, int]]:
+def _hard_cut(body: str, start: int, end: int, count: TokenCounter, budget: int) -> list[tuple[int, int, int]]:
     """Cut one over-long word into spans of at most `budget` tokens each.
 
     Token density varies inside such a word ("a.b.c." is a token a character, a long run of letters is one

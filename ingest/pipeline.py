@@ -44,18 +44,14 @@ def version_salt(config: ChunkConfig, embedder: Embedder) -> str:
 
 
 class Ingestor:
-    def __init__(
-        self, store: Store, embedder: Embedder, settings: Settings, batch_chunks: int | None = None
-    ) -> None:
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings, batch_chunks: int | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.config = chunk_config(settings, embedder)
         self.salt = version_salt(self.config, embedder)
         self.batch_chunks = batch_chunks or BATCH_CHUNKS
 
-    def run(
-        self, items: Iterable[LoadedItem], progress: Callable[[int], None] | None = None
-    ) -> IngestReport:
+    def run(self, items: Iterable[LoadedItem], progress: Callable[[int], None] | None = None) -> IngestReport:
         started = time.perf_counter()
         tally = _Tally()
         seen: dict[str, str] = {}  # id -> where it was first seen in this run

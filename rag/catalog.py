@@ -7,6 +7,7 @@ worst vectors without a catalog row, which the next run overwrites (same chunk i
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
@@ -266,9 +267,7 @@ class Catalog:
                 urls = set(json.loads(row["alt_urls"]))
                 if url != row["url"]:
                     urls.add(url)
-                conn.execute(
-                    "UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id)
-                )
+                conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id))
 
     def _delete_chunks(self, conn: sqlite3.Connection, article_id: str) -> None:
         rows = conn.execute("SELECT rowid FROM chunks WHERE article_id=?", (article_id,)).fetchall()
@@ -325,11 +324,10 @@ class Catalog:
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         row = self._connect().execute("SELECT min(published_ts), max(published_ts) FROM articles").fetchone()
-        lo, hi = row[0], row[1]
-        conv = (lambda ts: datetime.fromtimestamp(ts, UTC) if ts is not None else None)
-        return conv(lo), conv(hi)
+        lo, hi = (datetime.fromtimestamp(ts, UTC) if ts is not None else None for ts in (row[0], row[1]))
+        return lo, hi
 
-    def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> list[tuple[str, float]]:
+    def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> builtins.list[tuple[str, float]]:
         """BM25 over chunk text and title; returns (chunk_id, score) best first (higher is better)."""
         match = fts_query(query)
         if match is None:

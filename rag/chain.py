@@ -58,8 +58,7 @@ def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
 
 
 class NewsQA:
-    def __init__(self, runtime: Runtime, answerer: Answerer | None = None,
-                 retriever: Retriever | None = None) -> None:
+    def __init__(self, runtime: Runtime, answerer: Answerer | None = None, retriever: Retriever | None = None) -> None:
         self.runtime = runtime
         sentence_embedder = CachingEmbedder(runtime.embedder)
         self.answerer = answerer or make_answerer(runtime, sentence_embedder)
@@ -95,8 +94,12 @@ class NewsQA:
         hits = retrieval.hits
         yield SourcesEvent(sources=_refs(hits))
 
-        base = {"question": query.question, "standalone_question": standalone if query.history else None,
-                "sources": _refs(hits), "mode": self.answerer.mode}
+        base = {
+            "question": query.question,
+            "standalone_question": standalone if query.history else None,
+            "sources": _refs(hits),
+            "mode": self.answerer.mode,
+        }
         if not hits:
             answer = Answer(**{**base, **self._no_hits(retrieval, query)}, timings_ms=timings)
             yield DoneEvent(answer=answer.model_copy(update={"timings_ms": {**timings, "total": _ms(started)}}))
@@ -125,20 +128,31 @@ class NewsQA:
         """Why nothing was found: an empty store, a date window with nothing in it, or no match at all;
         in the date case the closest sources outside the window are still listed."""
         if self.runtime.store.catalog.count() == 0:
-            return {"answer": "No articles have been ingested yet.", "refused": True,
-                    "refusal_reason": "empty_store"}
+            return {
+                "answer": "No articles have been ingested yet.",
+                "refused": True,
+                "refusal_reason": "empty_store",
+            }
         flt = retrieval.plan.flt
         if flt.since_ts is not None or flt.until_ts is not None:
             wider = Query(question=retrieval.plan.text, sources=query.sources, article_ids=query.article_ids)
             closest = self.retriever.retrieve(wider, 3, date_cues_on=False).hits
             window = _describe_window(flt.since_ts, flt.until_ts)
-            return {"answer": f"No articles were published {window}.", "refused": True,
-                    "refusal_reason": "no_sources_in_date_range", "sources": _refs(closest)}
-        return {"answer": "No articles match this question.", "refused": True,
-                "refusal_reason": "no_relevant_sources"}
+            return {
+                "answer": f"No articles were published {window}.",
+                "refused": True,
+                "refusal_reason": "no_sources_in_date_range",
+                "sources": _refs(closest),
+            }
+        return {
+            "answer": "No articles match this question.",
+            "refused": True,
+            "refusal_reason": "no_relevant_sources",
+        }
 
-    def _finish(self, query: Query, base: dict, draft: Draft, hits: list[Hit], as_of: datetime,
-                retrieval: Retrieval) -> Answer:
+    def _finish(
+        self, query: Query, base: dict, draft: Draft, hits: list[Hit], as_of: datetime, retrieval: Retrieval
+    ) -> Answer:
         flt = retrieval.plan.flt
         if draft.refused and (flt.since_ts is not None or flt.until_ts is not None):
             # Nothing inside the window answers: say so, and show what lies outside it.
@@ -158,13 +172,19 @@ class NewsQA:
         verified = verify(draft.text, hits, self.scorer)
         if not verified.citations:
             # Nothing the answer says could be tied to a retrieved source: do not present it as grounded.
-            return Answer(**base, answer="I could not find a sourced answer to this question.",
-                          refused=True, refusal_reason="no_relevant_sources", removed_markers=verified.removed)
+            return Answer(
+                **base,
+                answer="I could not find a sourced answer to this question.",
+                refused=True,
+                refusal_reason="no_relevant_sources",
+                removed_markers=verified.removed,
+            )
         dated = [c.published_at for c in verified.citations if c.published_at]
         newest = max(dated) if dated else None
         text = verified.text
         if newest is not None:
-            text += f"\n\n(Newest source cited: {newest:%Y-%m-%d}, {describe_age(newest, as_of)} before {as_of:%Y-%m-%d}.)"
+            age = describe_age(newest, as_of)
+            text += f"\n\n(Newest source cited: {newest:%Y-%m-%d}, {age} before {as_of:%Y-%m-%d}.)"
         return Answer(
             **base,
             answer=text,

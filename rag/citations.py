@@ -201,8 +201,9 @@ def verify(answer_text: str, hits: Sequence[Hit], scorer: SupportScorer, auto_ci
     return Verified(text, tuple(citations), normalised.removed, unsupported)
 
 
-def _cite_unmarked(text: str, claim_list: list[tuple[str, list[int]]], scores: np.ndarray,
-                   sentences: list[SentenceRef]) -> str:
+def _cite_unmarked(
+    text: str, claim_list: list[tuple[str, list[int]]], scores: np.ndarray, sentences: list[SentenceRef]
+) -> str:
     """A factual sentence the model left uncited gets the source that clearly supports it, if any."""
     for i, (claim, numbers) in enumerate(claim_list):
         if numbers or len(content_words(claim)) < 3:

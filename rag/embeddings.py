@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,8 +45,8 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.device = device
-        self._model = None
-        self._tokenizer = None
+        self._model: Any = None
+        self._tokenizer: Any = None
         self._lock = threading.Lock()
         self.max_tokens = self._read_max_tokens()
 
@@ -59,7 +59,7 @@ class SentenceTransformerEmbedder:
         return 256
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> Any:
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -70,7 +70,7 @@ class SentenceTransformerEmbedder:
                     self._model = SentenceTransformer(str(self.model_dir), device=self.device)
         return self._model
 
-    def _fast_tokenizer(self):  # type: ignore[no-untyped-def]
+    def _fast_tokenizer(self) -> Any:
         if self._tokenizer is None:
             from tokenizers import Tokenizer
 
@@ -165,9 +165,7 @@ def make_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(
             path, f"st:{path.resolve().name}", settings.embed_batch_size, settings.embed_device
         )
-    raise ConfigError(
-        f"unknown embedder {spec!r}: use 'local', a sentence-transformers folder, or 'openai:<model>'"
-    )
+    raise ConfigError(f"unknown embedder {spec!r}: use 'local', a sentence-transformers folder, or 'openai:<model>'")
 
 
 class CachingEmbedder:

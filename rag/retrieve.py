@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from rag.catalog import ArticleFilter
 from rag.dates import DateCues, DayMention, date_cues, mentioned_days, to_ts
 from rag.embeddings import Embedder
@@ -64,8 +66,9 @@ def _outlet_pattern(name: str) -> re.Pattern[str]:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
-                 weights: FusionWeights | None = None) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, settings: Settings, weights: FusionWeights | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -119,8 +122,9 @@ class Retriever:
         )
 
     # ---------- retrieving ----------
-    def retrieve(self, query: Query, k: int | None = None, text: str | None = None,
-                 date_cues_on: bool = True) -> Retrieval:
+    def retrieve(
+        self, query: Query, k: int | None = None, text: str | None = None, date_cues_on: bool = True
+    ) -> Retrieval:
         """`date_cues_on=False` ignores what the question says about dates (explicit filters still hold)."""
         k = k or query.k or self.settings.top_k
         plan = self.plan(query, text, date_cues_on)
@@ -154,8 +158,13 @@ class Retriever:
         hits.sort(key=lambda h: h.score, reverse=True)
         return Retrieval(self._diversify(hits, k), plan, len(hits))
 
-    def _outlet_passes(self, plan: QueryPlan, vector, scores: dict[str, float],  # type: ignore[no-untyped-def]
-                       similarity: dict[str, float]) -> None:
+    def _outlet_passes(
+        self,
+        plan: QueryPlan,
+        vector: np.ndarray | None,
+        scores: dict[str, float],
+        similarity: dict[str, float],
+    ) -> None:
         """Each outlet the question names gets its own filtered search, so a multi-source question
         finds every report it refers to, not only the one most similar to the whole question."""
         w = self.weights
@@ -168,8 +177,13 @@ class Retriever:
             for rank, (chunk_id, _s) in enumerate(self.store.catalog.keyword_search(plan.text, flt, 10)):
                 scores[chunk_id] += w.outlet_keyword / (RRF_K + rank + 1)
 
-    def _hydrate(self, scores: dict[str, float], dense_rank: dict[str, int], keyword_rank: dict[str, int],
-                 similarity: dict[str, float]) -> list[Hit]:
+    def _hydrate(
+        self,
+        scores: dict[str, float],
+        dense_rank: dict[str, int],
+        keyword_rank: dict[str, int],
+        similarity: dict[str, float],
+    ) -> list[Hit]:
         catalog = self.store.catalog
         chunks = catalog.chunks_of(list(scores))
         articles = catalog.get_many(list({c.article_id for c in chunks.values()}))
@@ -210,8 +224,10 @@ class Retriever:
             days = plan.days_by_outlet.get(hit.source or "", ())
             if any(day.matches(hit.published_at) for day in days):
                 bonus += w.day_bonus
-            if cues.prefer_since and hit.published_at and cues.prefer_since <= hit.published_at <= (
-                cues.prefer_until or hit.published_at
+            if (
+                cues.prefer_since
+                and hit.published_at
+                and cues.prefer_since <= hit.published_at <= (cues.prefer_until or hit.published_at)
             ):
                 bonus += w.window_bonus
             if cues.recency and hit.published_at and newest and oldest and newest > oldest:
@@ -220,25 +236,23 @@ class Retriever:
         return out
 
     def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
-        """Greedy pick by score, discounting a further chunk of an article already chosen and a third
-        report from an outlet already chosen twice, so one long article or one outlet cannot fill
-        the context; at most `max_chunks_per_article` chunks of one article."""
+        """Greedy pick by score, discounting a further chunk of an article already chosen, so one long
+        article cannot fill the context; at most `max_chunks_per_article` chunks of one article.
+        (A per-outlet discount was measured too: it hurts multi-hop questions, which often need several
+        reports from one outlet.)"""
         limit = self.settings.max_chunks_per_article
         per_article: dict[str, int] = defaultdict(int)
-        per_outlet: dict[str, int] = defaultdict(int)
         remaining = list(hits)
         chosen: list[Hit] = []
-        while remaining and len(chosen) < k:
-            def adjusted(hit: Hit) -> float:
-                n_article = per_article[hit.article_id]
-                n_outlet = per_outlet[hit.source or ""]
-                return hit.score * (0.8**n_article)
 
+        def adjusted(hit: Hit) -> float:
+            return hit.score * (0.8 ** per_article[hit.article_id])
+
+        while remaining and len(chosen) < k:
             best = max(remaining, key=adjusted)
             remaining.remove(best)
             if per_article[best.article_id] >= limit:
                 continue
             chosen.append(best)
             per_article[best.article_id] += 1
-            per_outlet[best.source or ""] += 1
         return chosen

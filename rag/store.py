@@ -21,7 +21,7 @@ from rag.settings import Settings
 T = TypeVar("T")
 
 
-def _chroma_settings():  # type: ignore[no-untyped-def]
+def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -80,7 +80,7 @@ class VectorStore:
         self._client = self._guard(self._make_client)
         self._collection = self._guard(self._open_collection)
 
-    def _make_client(self):  # type: ignore[no-untyped-def]
+    def _make_client(self) -> Any:
         import chromadb
 
         if self.settings.chroma_url:
@@ -96,7 +96,7 @@ class VectorStore:
         self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=_chroma_settings())
 
-    def _open_collection(self):  # type: ignore[no-untyped-def]
+    def _open_collection(self) -> Any:
         collection = self._client.get_or_create_collection(
             self.settings.collection,
             embedding_function=None,
@@ -190,9 +190,7 @@ class Store:
                 self.catalog.reset()
             self.catalog.set_meta("collection_id", self.vectors.collection_id)
 
-    def write(
-        self, items: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray, salt: str = ""
-    ) -> None:
+    def write(self, items: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray, salt: str = "") -> None:
         """Vectors first, stale chunks pruned, catalog last: a crash anywhere is repaired by a re-run."""
         ids: list[str] = []
         documents: list[str] = []

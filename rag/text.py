@@ -29,7 +29,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if word in _ABBREVIATIONS:
         return True
     # Single capital initials ("J. Smith") and dotted acronyms ("U.S.").
-    return len(word) == 1 and text[start].isupper() or (("." in word) and len(word) <= 5)
+    return (len(word) == 1 and text[start].isupper()) or (("." in word) and len(word) <= 5)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

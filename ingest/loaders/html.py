@@ -7,6 +7,7 @@ the day of the date; its own guesses fill what the page does not say.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import lxml.html
 import trafilatura
@@ -79,7 +80,7 @@ def load_html(path: str, data: bytes, options: LoadOptions) -> list[LoadedItem]:
     except (lxml.etree.ParserError, ValueError) as exc:
         return [LoadedItem(path, None, error=f"cannot parse HTML: {exc}")]
     meta = _page_metadata(tree)
-    doc = trafilatura.bare_extraction(page, with_metadata=True, include_comments=False, include_tables=False)
+    doc: Any = trafilatura.bare_extraction(page, with_metadata=True, include_comments=False, include_tables=False)
     text = (doc.text if doc is not None else None) or ""
     title = meta.get("title") or (doc.title if doc is not None else None)
     lines = [line.strip() for line in text.split("\n") if line.strip()]

@@ -41,8 +41,10 @@ def load_json(path: str, data: bytes, options: LoadOptions) -> list[LoadedItem]:
         if data.strip().startswith(b"{") and b"\n" in data.strip():
             return load_jsonl(path, data, options)
         return [LoadedItem(path, None, error=f"malformed JSON: {exc.msg} at line {exc.lineno}")]
+    records: list[object]
     if isinstance(document, dict):
-        records = document.get("articles") if isinstance(document.get("articles"), list) else [document]
+        nested = document.get("articles")
+        records = nested if isinstance(nested, list) else [document]
     elif isinstance(document, list):
         records = document
     else:

@@ -80,14 +80,18 @@ class ExtractiveAnswerer:
         if not sentences:
             return Draft("", refused=True, refusal_reason="no_relevant_sources")
         scores = self.score(context.question, sentences)
-        ranked = sorted((Scored(s, float(x)) for s, x in zip(sentences, scores, strict=True)),
-                        key=lambda s: s.score, reverse=True)
+        ranked = sorted(
+            (Scored(s, float(x)) for s, x in zip(sentences, scores, strict=True)),
+            key=lambda s: s.score,
+            reverse=True,
+        )
         best = ranked[0]
         if not self.answerable(best.score, hits[best.ref.hit_index].similarity):
             return Draft("", refused=True, refusal_reason="no_relevant_sources")
         margin = CLOSE_TO_BEST_LATEST if context.recency else CLOSE_TO_BEST
         close = [s for s in ranked if s.score >= max(SUPPORTED_SENTENCE, best.score - margin)]
         if context.recency:  # "latest": the newest report among the strong answers leads
+
             def newest_first(s: Scored) -> float:
                 when = hits[s.ref.hit_index].published_at
                 return when.timestamp() if when else 0.0

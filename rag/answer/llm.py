@@ -100,19 +100,17 @@ class LLMAnswerer:
             chat_model = ChatOpenAI(
                 model=settings.llm_model,
                 base_url=settings.openai_base_url,
-                api_key=key,  # type: ignore[arg-type]
+                api_key=key,
                 timeout=settings.llm_timeout,
                 max_retries=settings.llm_max_retries,
                 temperature=settings.llm_temperature,
-                max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
+                max_tokens=settings.llm_max_tokens,
                 streaming=True,
             )
         self.model = chat_model
         self.model_name = settings.llm_model or "unknown"
         answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
-        condense_prompt = ChatPromptTemplate.from_messages(
-            [("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)]
-        )
+        condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
         self.answer_chain: Runnable = answer_prompt | chat_model | StrOutputParser()
         self.condense_chain: Runnable = condense_prompt | chat_model | StrOutputParser()
 
