@@ -55,8 +55,9 @@ $(LLM_STAMP): | $(DEV_STAMP)
 live-llm: $(LLM_STAMP)
 
 run: install
-	$(BIN)/newsrag ingest samples/
+	$(BIN)/newsrag ingest samples/ || test $$? -eq 1
 	$(BIN)/newsrag status
+	$(BIN)/newsrag serve --host $(HOST) --port $(PORT)
 
 test: install-dev browser live-llm
 	$(BIN)/python -m pytest -q
@@ -75,6 +76,14 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/api.py
+
+# The three eval suites in the default (extractive) mode; third-party data is read from ../shared/data.
+DATA ?= ../shared/data
+eval: install-dev
+	$(BIN)/newsrag eval samples --out runs/samples
+	$(BIN)/newsrag eval multihop --data $(DATA)/multihop-rag --out runs/multihop
+	$(BIN)/newsrag eval rgb --data $(DATA)/rgb --out runs/rgb
 
 clean:
 	rm -rf $(VENV) .newsrag .pytest_cache .mypy_cache .ruff_cache

@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
+    from evals.cli import add_eval_parser
+
+    add_eval_parser(sub)
+
     articles = sub.add_parser("articles", help="list or delete stored articles")
     asub = articles.add_subparsers(dest="articles_command", required=True)
     p = asub.add_parser("list")
