@@ -79,6 +79,10 @@ def eval_settings(data_dir: Path, overrides: dict[str, Any]) -> Settings:
 
 
 def git_commit() -> dict[str, Any]:
+    """The commit evaluated. Outside a git checkout (an exported snapshot, a container) the commit comes
+    from NEWSRAG_COMMIT when set."""
+    import os
+
     def run(*args: str) -> str | None:
         try:
             done = subprocess.run(
@@ -88,7 +92,10 @@ def git_commit() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    commit = run("rev-parse", "HEAD")
+    commit = run("rev-parse", "--verify", "HEAD") if (REPO_ROOT / ".git").exists() else None
+    if commit is None:
+        exported = os.environ.get("NEWSRAG_COMMIT")
+        return {"commit": exported, "dirty": False if exported else None}
     dirty = run("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
@@ -174,9 +181,7 @@ def retrieval_scores(ranked: Sequence[str], gold: Sequence[str]) -> dict[str, fl
     return out
 
 
-def score_answer(
-    item: SuiteItem, answer: Answer, gold: Sequence[str], bodies: dict[str, str]
-) -> dict[str, Any]:
+def score_answer(item: SuiteItem, answer: Answer, gold: Sequence[str], bodies: dict[str, str]) -> dict[str, Any]:
     text = answer.answer
     refused = answer.refused
     scores: dict[str, Any] = {
@@ -280,9 +285,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         base["latency_ms"] = m.latency_summary([r["baseline"]["latency_ms"] for r in baseline])
         out["baseline_retrieval"] = base
     out["latency_ms"] = {
-        "retrieve_only": m.latency_summary(
-            [r["latency_ms"]["retrieve_only"] for r in records if "latency_ms" in r]
-        )
+        "retrieve_only": m.latency_summary([r["latency_ms"]["retrieve_only"] for r in records if "latency_ms" in r])
     }
     answered = [r for r in records if "scores" in r]  # asked, including those that raised
     ok = [r for r in answered if r.get("answer")]  # an Answer came back
@@ -383,9 +386,7 @@ def run_suite(
         settings = eval_settings(Path(tmp) / "data", options.overrides)
         if options.judge and judge_model is None:
             if not settings.llm_model:
-                raise EvalError(
-                    "--judge needs an LLM: set NEWSRAG_LLM_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY)"
-                )
+                raise EvalError("--judge needs an LLM: set NEWSRAG_LLM_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY)")
             from evals.judge import make_judge_model
 
             judge_model = make_judge_model(settings)
@@ -431,9 +432,7 @@ def run_suite(
             "limit": options.limit,
             "overrides": options.overrides,
             "baseline": "langchain-chroma dense (same embedder, chunks, k)" if options.baseline else None,
-            "judge": getattr(judge_model, "model_name", type(judge_model).__name__)
-            if options.judge
-            else None,
+            "judge": getattr(judge_model, "model_name", type(judge_model).__name__) if options.judge else None,
             "python": sys.version.split()[0],
         },
         "settings": {k: v for k, v in safe_settings.items() if k != "data_dir"},

@@ -219,3 +219,11 @@ def test_add_eval_parser_registers_on_the_newsrag_parser() -> None:
     assert args.overrides == ["top_k=8", "answerer=extractive"]
     args = parser.parse_args(["eval", "compare", "a", "b"])
     assert args.target == ["compare", "a", "b"]
+
+
+def test_commit_of_an_exported_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "REPO_ROOT", tmp_path)  # no .git here
+    monkeypatch.setenv("NEWSRAG_COMMIT", "abc123")
+    assert runner.git_commit() == {"commit": "abc123", "dirty": False}
+    monkeypatch.delenv("NEWSRAG_COMMIT")
+    assert runner.git_commit() == {"commit": None, "dirty": None}
