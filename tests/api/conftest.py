@@ -39,7 +39,7 @@ def serving(settings: Settings, embedder: Embedder) -> Iterator[str]:
     try:
         yield server.url
     finally:
-        server.stop(force=True)
+        server.stop()
 
 
 def llm_settings(settings: Settings, fake: FakeLLM, **extra: Any) -> Settings:

@@ -1,0 +1,118 @@
+"""/v1/chat/completions and /v1/models through the official `openai` client, streaming and not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from api.routes.chat import LiveMarkers
+from tests.api.conftest import MICROSOFT
+
+pytestmark = pytest.mark.integration
+
+SOURCE_LINE = re.compile(r"^\[(\d+)\] (.+) — (.+), (\d{4}-\d{2}-\d{2}|undated), (\S+)$")
+
+
+@pytest.fixture
+def oai(sample_api: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{sample_api}/v1", api_key="unused", max_retries=0, timeout=30) as c:
+        yield c
+
+
+def sources_section(content: str) -> tuple[str, list[re.Match[str]]]:
+    assert "\n\nSources:\n" in content, content
+    body, _, listing = content.partition("\n\nSources:\n")
+    lines = [SOURCE_LINE.match(line) for line in listing.splitlines()]
+    assert all(lines), listing
+    return body, lines  # type: ignore[return-value]
+
+
+def test_models(oai: openai.OpenAI) -> None:
+    assert [m.id for m in oai.models.list()] == ["newsrag"]
+    assert oai.models.retrieve("newsrag").id == "newsrag"
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve("gpt-4o")
+
+
+def test_chat_completion_keeps_citations(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}])
+    content = completion.choices[0].message.content or ""
+    assert "$13 billion" in content
+    body, lines = sources_section(content)
+    citations = completion.model_extra["citations"]  # type: ignore[index]
+    assert citations
+    assert [int(m.group(1)) for m in lines] == [c["n"] for c in citations]
+    assert sorted({int(n) for n in re.findall(r"\[(\d+)\]", body)}) == [c["n"] for c in citations]
+    for line, c in zip(lines, citations, strict=True):
+        assert line.group(2) == c["title"] and line.group(3) == c["source"] and line.group(5) == c["url"]
+        assert line.group(4) == c["published_at"][:10]
+        assert c["quote"]
+    assert completion.model == "newsrag" and completion.usage is not None
+
+
+def test_chat_completion_stream_keeps_citations(oai: openai.OpenAI) -> None:
+    chunks = list(
+        oai.chat.completions.create(
+            model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    content_chunks = [c for c in chunks if c.choices]
+    assert len(content_chunks) > 3, "the answer is streamed in pieces"
+    content = "".join(c.choices[0].delta.content or "" for c in content_chunks)
+    body, lines = sources_section(content)
+    last = content_chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    citations = last.model_extra["citations"]  # type: ignore[index]
+    assert citations and [int(m.group(1)) for m in lines] == [c["n"] for c in citations]
+    assert set(int(n) for n in re.findall(r"\[(\d+)\]", body)) <= {c["n"] for c in citations}
+    assert "$13 billion" in body
+    assert chunks[-1].usage is not None and not chunks[-1].choices
+
+
+def test_chat_history_is_used_for_follow_ups(oai: openai.OpenAI) -> None:
+    first = oai.chat.completions.create(
+        model="newsrag", messages=[{"role": "user", "content": "Did the Kansas City Chiefs win Super Bowl LIX?"}]
+    )
+    follow = oai.chat.completions.create(
+        model="newsrag",
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": "Did the Kansas City Chiefs win Super Bowl LIX?"},
+            {"role": "assistant", "content": first.choices[0].message.content or ""},
+            {"role": "user", "content": "Who beat them?"},
+        ],
+    )
+    assert "Eagles" in (follow.choices[0].message.content or "")
+
+
+def test_chat_errors(oai: openai.OpenAI, sample_api: str) -> None:
+    with pytest.raises(openai.NotFoundError):
+        oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": MICROSOFT}])
+    with pytest.raises(openai.UnprocessableEntityError) as info:
+        oai.chat.completions.create(model="newsrag", messages=[{"role": "system", "content": "only a system"}])
+    assert info.value.body["field"] == "messages"  # type: ignore[index]
+    response = httpx.post(f"{sample_api}/v1/chat/completions", json={"model": "newsrag", "messages": []})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "messages"
+
+
+def test_filters_as_extra_body(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
+        model="newsrag",
+        messages=[{"role": "user", "content": MICROSOFT}],
+        extra_body={"filters": {"sources": ["Tech Times"]}},
+    )
+    citations = completion.model_extra["citations"]  # type: ignore[index]
+    assert citations and {c["source"] for c in citations} == {"Tech Times"}
+
+
+def test_live_markers_renumber_as_streamed() -> None:
+    live = LiveMarkers(n_sources=3)
+    pieces = ["Microsoft invested", " $13 billion [", "3]. It added", " [1, 9] more", " (Source 3)."]
+    out = "".join(live.feed(p) for p in pieces) + live.flush()
+    assert out == "Microsoft invested $13 billion [1]. It added [2] more [1]."
+    assert live.order == [3, 1] and live.removed == 1
