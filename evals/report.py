@@ -30,8 +30,10 @@ CHART_METRICS = (
     ("retrieval.mrr@10", "MRR@10"),
     ("answers.accuracy", "Accuracy"),
     ("answers.contains", "Contains"),
+    ("refusals.recall", "Refusal recall"),
     ("citations.validity", "Citation validity"),
     ("citations.recall", "Citation recall"),
+    ("counterfactual.conflict_flagged", "Conflict flagged"),
 )
 LOWER_IS_BETTER = (
     "latency_ms.",
@@ -71,9 +73,7 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += [
-        "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows
-    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return lines
 
 
@@ -106,9 +106,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     cols = _present([flat_all, *by_type.values()])
     lines += ["## Metrics by question type", ""]
     header = ["type", "n", *[label for _, label in cols]]
-    rows = [
-        [t, str(report["by_type"][t]["n"]), *[fmt(f.get(k)) for k, _ in cols]] for t, f in by_type.items()
-    ]
+    rows = [[t, str(report["by_type"][t]["n"]), *[fmt(f.get(k)) for k, _ in cols]] for t, f in by_type.items()]
     rows.append(["**all**", str(metrics["n"]), *[f"**{fmt(flat_all.get(k))}**" for k, _ in cols]])
     lines += _table(header, rows)
 
@@ -298,10 +296,13 @@ def write_charts(report: dict[str, Any], out: Path) -> list[Path]:
             xs = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(types))]
             ys = [flat[t].get(key, math.nan) for t in types]  # NaN: not measured for this type
             ax.bar(xs, ys, width, label=label)
+            for x, y in zip(xs, ys, strict=True):
+                if y == 0:  # a measured zero, unlike NaN (not measured), would be invisible
+                    ax.text(x, 0.01, "0", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(types)))
         ax.set_xticklabels(types, rotation=20, ha="right")
         ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+        ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.set_title(f"{report['suite']['name']}: metrics by question type")
     fig.tight_layout()
     path = out / "metrics_by_type.png"
@@ -312,11 +313,7 @@ def write_charts(report: dict[str, Any], out: Path) -> list[Path]:
     stages = [
         (
             stage,
-            [
-                q["latency_ms"][stage]
-                for q in report["questions"]
-                if q.get("latency_ms", {}).get(stage) is not None
-            ],
+            [q["latency_ms"][stage] for q in report["questions"] if q.get("latency_ms", {}).get(stage) is not None],
         )
         for stage in ("retrieve_only", "retrieve", "answer", "total")
     ]
@@ -345,9 +342,7 @@ def write_charts(report: dict[str, Any], out: Path) -> list[Path]:
 def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md"}
-    paths["json"].write_text(
-        json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
+    paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     paths["md"].write_text(render_markdown(report), encoding="utf-8")
     for chart in write_charts(report, out):
         paths[chart.stem] = chart
@@ -457,11 +452,7 @@ def render_compare(result: dict[str, Any]) -> str:
     ]
     rows = []
     for d in result["deltas"]:
-        if (
-            d["metric"].endswith(".n")
-            or d["metric"] == "n"
-            or d["metric"].split(".")[-1] in ("tp", "fp", "fn", "tn")
-        ):
+        if d["metric"].endswith(".n") or d["metric"] == "n" or d["metric"].split(".")[-1] in ("tp", "fp", "fn", "tn"):
             continue
         if ".max" in d["metric"] or ".mean" in d["metric"]:
             continue
@@ -474,8 +465,6 @@ def render_compare(result: dict[str, Any]) -> str:
         rows = []
         for w in result["worse"]:
             drops = ", ".join(f"{k} {fmt(v['a'], 2)}→{fmt(v['b'], 2)}" for k, v in w["drops"].items())
-            rows.append(
-                [w["id"], w["question_type"], w["question"][:100], drops, (w["answer_b"] or "")[:120]]
-            )
+            rows.append([w["id"], w["question_type"], w["question"][:100], drops, (w["answer_b"] or "")[:120]])
         lines += _table(["id", "type", "question", "drops", "answer in B"], rows)
     return "\n".join(lines) + "\n"
