@@ -50,8 +50,7 @@ class LangChainDenseBaseline:
             from langchain_huggingface import HuggingFaceEmbeddings
         except ImportError as exc:  # dev extras
             raise RuntimeError(
-                "the LangChain baseline needs langchain-chroma and langchain-huggingface "
-                "(pip install -e '.[dev]')"
+                "the LangChain baseline needs langchain-chroma and langchain-huggingface (pip install -e '.[dev]')"
             ) from exc
         from chromadb.config import Settings as ChromaSettings
 

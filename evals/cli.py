@@ -32,13 +32,9 @@ def add_eval_parser(subparsers: Any) -> None:
         description="Run an eval suite (samples, multihop, rgb, or a suite file) against a fresh temporary "
         "store and write report.json, report.md and charts; or `eval compare RUN_A RUN_B`.",
     )
-    p.add_argument(
-        "target", nargs="+", metavar=USAGE, help="a suite to run, or 'compare' and two run folders"
-    )
+    p.add_argument("target", nargs="+", metavar=USAGE, help="a suite to run, or 'compare' and two run folders")
     p.add_argument("--data", help="data folder for multihop / rgb; for a suite file, replaces its corpus")
-    p.add_argument(
-        "--out", help="output folder (default: runs/eval/SUITE-TIMESTAMP; for compare: print only)"
-    )
+    p.add_argument("--out", help="output folder (default: runs/eval/SUITE-TIMESTAMP; for compare: print only)")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument(
         "--set",

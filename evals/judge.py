@@ -55,9 +55,7 @@ def judge(model: Any, item: SuiteItem, answer_text: str) -> bool | None:
         parts = [" or ".join(item.answer)] if item.answer else []
         parts += [f"must mention {' or '.join(group)}" for group in item.must_include]
         expected = "; ".join(parts)
-    prompt = PROMPT.format(
-        question=item.question, expected=expected, answer=strip_markers(answer_text).strip()
-    )
+    prompt = PROMPT.format(question=item.question, expected=expected, answer=strip_markers(answer_text).strip())
     try:
         reply = model.invoke(prompt)
     except Exception:  # a judge failure is a missing verdict, not a failed eval

@@ -63,9 +63,7 @@ def ndcg_at_k(ranked: Sequence[str], gold: Collection[str], k: int = 10) -> floa
     """Binary-relevance nDCG@k: DCG of the ranking over the DCG of a perfect one."""
     _check(gold, k)
     gold_set = set(gold)
-    dcg = sum(
-        1.0 / math.log2(rank + 1) for rank, item in enumerate(dedupe(ranked)[:k], start=1) if item in gold_set
-    )
+    dcg = sum(1.0 / math.log2(rank + 1) for rank, item in enumerate(dedupe(ranked)[:k], start=1) if item in gold_set)
     ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(gold_set), k) + 1))
     return dcg / ideal
 
@@ -169,9 +167,7 @@ class CitationCheck:
 
     @property
     def valid(self) -> bool:
-        return not (
-            self.dangling_markers or self.bad_quotes or self.unknown_articles or self.duplicate_numbers
-        )
+        return not (self.dangling_markers or self.bad_quotes or self.unknown_articles or self.duplicate_numbers)
 
     @property
     def problems(self) -> list[str]:
@@ -187,9 +183,7 @@ class CitationCheck:
         return out
 
 
-def check_citations(
-    answer_text: str, citations: Sequence[CitationLike], bodies: Mapping[str, str]
-) -> CitationCheck:
+def check_citations(answer_text: str, citations: Sequence[CitationLike], bodies: Mapping[str, str]) -> CitationCheck:
     """Every [n] marker resolves to a citation, and every citation quote is the article body at start:end.
 
     `bodies` maps article id to article body (from the store's catalog).

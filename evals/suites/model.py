@@ -115,9 +115,7 @@ class SuiteItem(_Frozen):
         default=(), description="Every group must appear in the answer; a group lists alternatives."
     )
     answer_type: AnswerType = "free"
-    fake_answer: tuple[str, ...] = Field(
-        default=(), description="Counterfactual: the false fact the passages state."
-    )
+    fake_answer: tuple[str, ...] = Field(default=(), description="Counterfactual: the false fact the passages state.")
     evidence: GoldEvidence = GoldEvidence()
 
     _answers = field_validator("answer", "fake_answer", mode="before")(_strings)
@@ -160,9 +158,7 @@ class SuiteItem(_Frozen):
 class SuiteHeader(_Frozen):
     name: str = Field(min_length=1)
     description: str = ""
-    corpus: tuple[str, ...] = Field(
-        default=(), description="Files or folders to ingest (any format `ingest` reads)."
-    )
+    corpus: tuple[str, ...] = Field(default=(), description="Files or folders to ingest (any format `ingest` reads).")
     version: int = 1
 
     _corpus = field_validator("corpus", mode="before")(_strings)
@@ -204,9 +200,7 @@ class Suite:
 
 def _error(where: str, exc: ValidationError | Exception) -> SuiteError:
     if isinstance(exc, ValidationError):
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'item'}: {err['msg']}" for err in exc.errors()
-        )
+        details = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'item'}: {err['msg']}" for err in exc.errors())
         return SuiteError(f"{where}: {details}")
     return SuiteError(f"{where}: {exc}")
 

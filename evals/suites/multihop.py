@@ -39,7 +39,7 @@ def _item(record: dict, where: str, id_prefix: str) -> SuiteItem:
             question_type=qtype,
             answer=tuple(answers),
             answer_type=answer_type,
-            evidence={"urls": tuple(dict.fromkeys(urls))},  # type: ignore[arg-type]
+            evidence={"urls": tuple(dict.fromkeys(urls))},
         )
     except (KeyError, ValidationError) as exc:
         raise SuiteError(f"{where}: not a MultiHop-RAG query: {exc}") from exc

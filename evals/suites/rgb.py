@@ -118,7 +118,7 @@ def load_rgb(data_dir: str | Path, conditions: tuple[str, ...] = CONDITIONS) -> 
                         id=f"rgb-{qid}-{condition}",
                         question=query,
                         question_type=condition,
-                        filters={"article_ids": ids},  # type: ignore[arg-type]
+                        filters={"article_ids": ids},
                         **spec,
                     )
                 )
@@ -126,7 +126,5 @@ def load_rgb(data_dir: str | Path, conditions: tuple[str, ...] = CONDITIONS) -> 
                 raise SuiteError(f"{where}: {exc}") from exc
     if not items:
         raise SuiteError(f"{path}: no questions")
-    header = SuiteHeader(
-        name="rgb", description=f"RGB en_fact ({', '.join(conditions)})", corpus=(str(path),)
-    )
+    header = SuiteHeader(name="rgb", description=f"RGB en_fact ({', '.join(conditions)})", corpus=(str(path),))
     return Suite(header=header, items=tuple(items), articles=tuple(articles.values()), origin=str(path))

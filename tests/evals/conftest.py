@@ -13,16 +13,14 @@ ARTICLES = [
         "source": "The Ledger Review",
         "published_at": "2025-02-10T05:00:00Z",
         "url": "https://ledger.example/eagles",
-        "body": "Quarterback Jalen Hurts was named the game's most valuable player. "
-        "The Eagles beat the Chiefs 40-22.",
+        "body": "Quarterback Jalen Hurts was named the game's most valuable player. The Eagles beat the Chiefs 40-22.",
     },
     {
         "title": "Fed cuts rates by half a point",
         "source": "Market Signal",
         "published_at": "2024-09-18T19:30:00Z",
         "url": "https://signal.example/fed",
-        "body": "The Federal Reserve cut its benchmark rate by half a percentage point. "
-        "Stocks ended slightly lower.",
+        "body": "The Federal Reserve cut its benchmark rate by half a percentage point. Stocks ended slightly lower.",
     },
     {
         "title": "Willow quantum chip",

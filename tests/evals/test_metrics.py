@@ -147,9 +147,7 @@ def test_unknown_article_and_duplicate_numbers_are_invalid() -> None:
     quote = "It added $1 billion in 2024."
     start = BODY.index(quote)
     ok = C(1, "a1", quote, start, start + len(quote))
-    assert m.check_citations(
-        "A [1]", [C(1, "zz", quote, start, start + len(quote))], BODIES
-    ).unknown_articles == (1,)
+    assert m.check_citations("A [1]", [C(1, "zz", quote, start, start + len(quote))], BODIES).unknown_articles == (1,)
     assert m.check_citations("A [1]", [ok, ok], BODIES).duplicate_numbers == (1,)
 
 

@@ -85,9 +85,7 @@ def test_invalid_citations_and_errors_are_counted(suite_file: Path, embedder: Em
 def test_retrieval_only_and_limit(suite_file: Path, embedder: Embedder) -> None:
     suite = load_suite_file(suite_file)
     factory = fake_factory()
-    report = run_suite(
-        suite, RunOptions(limit=2, retrieval_only=True, progress=False), factory, embedder=embedder
-    )
+    report = run_suite(suite, RunOptions(limit=2, retrieval_only=True, progress=False), factory, embedder=embedder)
     assert report["metrics"]["n"] == 2
     assert "answers" not in report["metrics"] and all("answer" not in q for q in report["questions"])
     assert report["metrics"]["retrieval"]["n"] == 2
@@ -133,9 +131,7 @@ def test_compare_reports_deltas_and_worse_questions(report: dict[str, Any]) -> N
     b["metrics"]["latency_ms"]["total"]["p50"] = report["metrics"]["latency_ms"]["total"]["p50"] - 1
     result = compare(report, b)
     deltas = {d["metric"]: d for d in result["deltas"]}
-    assert deltas["answers.accuracy"]["delta"] == pytest.approx(
-        0.6 - report["metrics"]["answers"]["accuracy"]
-    )
+    assert deltas["answers.accuracy"]["delta"] == pytest.approx(0.6 - report["metrics"]["answers"]["accuracy"])
     assert deltas["answers.accuracy"]["better"] is False
     assert deltas["latency_ms.total.p50"]["better"] is True  # lower latency is better
     assert [w["id"] for w in result["worse"]] == ["mvp"]
@@ -161,12 +157,7 @@ def test_cli_compare_and_usage_errors(
 ) -> None:
     write_report(report, tmp_path / "a")
     write_report(report, tmp_path / "b")
-    assert (
-        cli.main(
-            ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]
-        )
-        == 0
-    )
+    assert cli.main(["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 0
     assert "# Compare" in capsys.readouterr().out
     assert (tmp_path / "cmp" / "compare.json").exists()
     assert cli.main(["compare", str(tmp_path / "a")]) == 2
@@ -212,9 +203,7 @@ def test_add_eval_parser_registers_on_the_newsrag_parser() -> None:
     parser = argparse.ArgumentParser(prog="newsrag")
     sub = parser.add_subparsers(dest="command", required=True)
     cli.add_eval_parser(sub)
-    args = parser.parse_args(
-        ["eval", "samples", "--limit", "3", "--set", "top_k=8", "--set", "answerer=extractive"]
-    )
+    args = parser.parse_args(["eval", "samples", "--limit", "3", "--set", "top_k=8", "--set", "answerer=extractive"])
     assert args.func is cli.cmd_eval and args.target == ["samples"] and args.limit == 3
     assert args.overrides == ["top_k=8", "answerer=extractive"]
     args = parser.parse_args(["eval", "compare", "a", "b"])

@@ -165,14 +165,11 @@ def test_sidecar_header_and_yaml_suites(tmp_path: Path) -> None:
     assert load_suite_file(path).name == "from-sidecar"
     yml = tmp_path / "y.yaml"
     yml.write_text(
-        "suite:\n  name: yml\nitems:\n"
-        "  - id: a\n    question: Did it?\n    answer: 'yes'\n    answer_type: yes_no\n"
+        "suite:\n  name: yml\nitems:\n  - id: a\n    question: Did it?\n    answer: 'yes'\n    answer_type: yes_no\n"
     )
     suite = load_suite_file(yml)
     assert suite.name == "yml" and suite.items[0].answer == ("yes",)
-    no_header = write_jsonl(
-        tmp_path / "plain.jsonl", [{"id": "a", "question": "Q?", "answer_type": "refusal"}]
-    )
+    no_header = write_jsonl(tmp_path / "plain.jsonl", [{"id": "a", "question": "Q?", "answer_type": "refusal"}])
     assert load_suite_file(no_header).name == "plain"
 
 
@@ -316,9 +313,7 @@ def test_rgb_adapter_builds_four_conditions_per_question(tmp_path: Path) -> None
         "Super Bowl LVIII tickets in Las Vegas.",
         "Shared noise passage.",
     ]
-    assert noise.answer == ("Tampa, Florida",) and set(noise.evidence.article_ids) < set(
-        noise.filters.article_ids
-    )
+    assert noise.answer == ("Tampa, Florida",) and set(noise.evidence.article_ids) < set(noise.filters.article_ids)
     assert len(noise.filters.article_ids) == 3
     assert cf.fake_answer == ("Glendale, Arizona",) and "Glendale" in by_body[cf.filters.article_ids[0]]
     assert len(conflict.filters.article_ids) == 2
