@@ -101,9 +101,7 @@ PATHOLOGICAL = {
         + " before Friday."
     ),
     "token of uneven density": lambda rng: "See " + "a." * 1250 + "x" * 2500 + " here.",
-    "base64 blob": lambda rng: (
-        "Image: " + "".join(rng.choices(string.ascii_letters + "+/=", k=5000)) + " end."
-    ),
+    "base64 blob": lambda rng: "Image: " + "".join(rng.choices(string.ascii_letters + "+/=", k=5000)) + " end.",
     "no spaces, no punctuation": lambda rng: "z" * 6000,
     "long title": lambda rng: "Short body.",
 }
@@ -125,8 +123,7 @@ def test_pathological_articles_never_overflow_the_window(embedder: Embedder, nam
 def test_invariants_hold_for_other_sizes(embedder: Embedder) -> None:
     rng = random.Random(3)
     body = "\n\n".join(
-        " ".join(_random_words(rng, rng.randint(5, 40)) + "." for _ in range(rng.randint(1, 6)))
-        for _ in range(30)
+        " ".join(_random_words(rng, rng.randint(5, 40)) + "." for _ in range(rng.randint(1, 6))) for _ in range(30)
     )
     article = _article(body)
     for size, overlap in [(32, 0), (64, 16), (128, 60), (254, 40), (8192, 40)]:
@@ -194,3 +191,16 @@ def test_a_sentence_over_budget_is_cut_at_words(embedder: Embedder) -> None:
         # Cuts fall between words, never inside one.
         assert c.start == 0 or body[c.start - 1].isspace()
         assert c.end == len(body) or body[c.end].isspace()
+
+
+def test_cut_word_pieces_that_cannot_rejoin_still_advance() -> None:
+    # A tokenizer where a word costs more than its two halves (n*n/8 tokens for n characters): the last
+    # cut of a long word cannot rejoin the previous cut, and overlap must not produce a chunk that is only
+    # a repeat of the previous one.
+    def count(texts: list[str]) -> list[int]:
+        return [sum(len(w) * len(w) // 8 + 1 for w in t.split()) for t in texts]
+
+    article = _article("a " + "q" * 23, title="T")
+    chunks = chunk(article, count, ChunkConfig(64, 1024, 256))
+    assert [(c.start, c.end) for c in chunks] == [(0, 24), (24, 25)]
+    assert all(count([c.embed_text])[0] <= 64 for c in chunks)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import LoadOptions, load, load_many
+from ingest.loaders.html import html_to_text
 from ingest.pipeline import ingest
 from rag.catalog import ArticleFilter
 from rag.runtime import Runtime
@@ -207,9 +208,7 @@ def test_text_without_front_matter_first_line_is_title(tmp_path: Path) -> None:
 
 def test_text_with_front_matter(tmp_path: Path) -> None:
     path = tmp_path / "fm.txt"
-    path.write_text(
-        "---\ntitle: Ferry fares rise\noutlet: Coast Times\ndate: 2025-01-05\n---\nFares rise 5%.\n"
-    )
+    path.write_text("---\ntitle: Ferry fares rise\noutlet: Coast Times\ndate: 2025-01-05\n---\nFares rise 5%.\n")
     a = only_article(load_all(path))
     assert (a.title, a.source, a.body) == ("Ferry fares rise", "Coast Times", "Fares rise 5%.")
     assert a.published_at == datetime(2025, 1, 5, tzinfo=UTC)
@@ -271,9 +270,7 @@ def test_html_main_text_metadata_and_scripts_stripped(tmp_path: Path) -> None:
 
 def test_html_without_text(tmp_path: Path) -> None:
     path = tmp_path / "empty.htm"
-    path.write_text(
-        "<html><head><title>Nothing</title><script>var x = 1;</script></head><body></body></html>"
-    )
+    path.write_text("<html><head><title>Nothing</title><script>var x = 1;</script></head><body></body></html>")
     [item] = load_all(path)
     assert item.article is None and "empty body" in (item.error or "")
 
@@ -378,8 +375,7 @@ def test_atom_feed(tmp_path: Path) -> None:
     assert a.published_at == datetime(2025, 1, 20, 4, 30, tzinfo=UTC)
     assert a.updated_at == datetime(2025, 1, 21, 8, 0, tzinfo=UTC)
     assert (
-        a.body == "River levels fell below the danger mark on Monday.\n\n"
-        "Relief camps will stay open for another week."
+        a.body == "River levels fell below the danger mark on Monday.\n\nRelief camps will stay open for another week."
     )
 
 
@@ -428,9 +424,7 @@ def test_stdin_jsonl_through_the_cli(tmp_path: Path) -> None:
     data = "\n".join(json.dumps(_record(n, source="Stdin News")) for n in range(3)) + "\n{bad json\n"
     summary = cli_json(["ingest", "-"], tmp_path / "data", expect=1, stdin=data.encode())
     assert (summary["added"], summary["chunks"] >= 3) == (3, True)
-    assert summary["failed"] == [
-        {"path": "<stdin>", "item": "line 4", "error": summary["failed"][0]["error"]}
-    ]
+    assert summary["failed"] == [{"path": "<stdin>", "item": "line 4", "error": summary["failed"][0]["error"]}]
     assert "malformed JSON" in summary["failed"][0]["error"]
     listed = cli_json(["articles", "list"], tmp_path / "data")
     assert sorted(a["title"] for a in listed) == ["Council story 0", "Council story 1", "Council story 2"]
@@ -483,3 +477,14 @@ def test_timezone_offsets_are_kept_as_instants(tmp_path: Path) -> None:
     a = only_article(load_all(path))
     assert a.published_at is not None
     assert a.published_at.astimezone(timezone(timedelta(0))) == datetime(2024, 3, 11, 7, 30, tzinfo=UTC)
+
+
+def test_html_fragment_to_text_drops_scripts_and_keeps_paragraphs() -> None:
+    # Feed content goes through this after feedparser; it must not rely on feedparser's own sanitising.
+    fragment = (
+        "<p>First paragraph.</p><script>var SECRET = 1;</script><style>p { color: red }</style>"
+        "<div>Second<br>line</div><noscript>SECRET noscript</noscript><iframe>SECRET</iframe>"
+    )
+    assert html_to_text(fragment) == "First paragraph.\n\nSecond\n\nline"
+    assert html_to_text("plain text, no tags") == "plain text, no tags"
+    assert html_to_text("   ") == ""
