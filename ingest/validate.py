@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -76,6 +77,18 @@ def article_id(url: str | None, source: str | None, title: str, body: str) -> st
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# Zone abbreviations that news exports use; dateutil alone knows only UTC/GMT/Z, warns on the rest and
+# returns a naive time (then taken as UTC: hours off). Fixed offsets also keep the result independent of
+# the machine's own zone (dateutil otherwise returns tzlocal() when the name matches it).
+_TZ_HOURS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2, "MET": 1,
+    "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+    "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8,
+    "SGT": 8, "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+TZINFOS = {name: int(hours * 3600) for name, hours in _TZ_HOURS.items()}
+
+
 def parse_date(value: Any, field_name: str) -> datetime | None:
     if value in (None, ""):
         return None
@@ -88,7 +101,11 @@ def parse_date(value: Any, field_name: str) -> datetime | None:
         parsed = datetime.fromtimestamp(seconds, UTC)
     elif isinstance(value, str):
         try:
-            parsed = date_parser.parse(value.strip())
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", date_parser.UnknownTimezoneWarning)
+                parsed = date_parser.parse(value.strip(), tzinfos=TZINFOS)
+        except date_parser.UnknownTimezoneWarning as exc:
+            raise ArticleInvalid(f"cannot parse {field_name} {value!r}: unknown time zone", field_name) from exc
         except (ValueError, OverflowError) as exc:
             raise ArticleInvalid(f"cannot parse {field_name} {value!r}", field=field_name) from exc
     else:

@@ -488,3 +488,26 @@ def test_html_fragment_to_text_drops_scripts_and_keeps_paragraphs() -> None:
     assert html_to_text(fragment) == "First paragraph.\n\nSecond\n\nline"
     assert html_to_text("plain text, no tags") == "plain text, no tags"
     assert html_to_text("   ") == ""
+
+
+def test_zone_abbreviations_in_dates(tmp_path: Path) -> None:
+    # JSON exports often carry RSS-style dates with zone names; dateutil alone would warn and drop the zone.
+    path = write_jsonl(
+        tmp_path / "zones.jsonl",
+        [
+            _record(1, pubDate="Mon, 13 May 2024 15:00:00 EDT"),
+            _record(2, date="2024-01-15 09:30 PST"),
+            _record(3, published_at="2024-07-01 12:00 CEST"),
+            _record(4, published_at="2024-05-13 19:00 UTC"),
+            _record(5, published_at="2024-05-13 19:00 XYZ"),
+        ],
+    )
+    items = load_all(path)
+    got = [i.article.published_at if i.article else i.error for i in items]
+    assert got[:4] == [
+        datetime(2024, 5, 13, 19, 0, tzinfo=UTC),
+        datetime(2024, 1, 15, 17, 30, tzinfo=UTC),
+        datetime(2024, 7, 1, 10, 0, tzinfo=UTC),
+        datetime(2024, 5, 13, 19, 0, tzinfo=UTC),
+    ]
+    assert "unknown time zone" in str(got[4]) and "XYZ" in str(got[4])
