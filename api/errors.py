@@ -71,6 +71,8 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return status_of(exc), error_body(exc.type, exc.message, getattr(exc, "field", None))
     if isinstance(exc, RequestValidationError):
         return 422, _validation_body(exc)
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 400:  # an unreadable body (bad UTF-8)
+        return 422, error_body("invalid_input", "the request body is not valid JSON in UTF-8", "body")
     if isinstance(exc, StarletteHTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, "http_error")
         return exc.status_code, error_body(type_, str(exc.detail))

@@ -31,6 +31,8 @@ def _unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_unicode)]
+DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
+DateText = Annotated[str, Field(max_length=64, pattern=DATE_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -51,16 +53,14 @@ class Filters(Strict):
         max_length=MAX_FILTER_SOURCES,
         description="Only articles from these outlets (case-insensitive), e.g. ['The Verge']. Empty: all.",
     )
-    since: Text | None = Field(
+    since: DateText | None = Field(
         None,
-        max_length=64,
         description="Only articles published on or after this date: 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' "
         "or an ISO 8601 time (a bare date starts at 00:00 UTC).",
         examples=["2024-01-01"],
     )
-    until: Text | None = Field(
+    until: DateText | None = Field(
         None,
-        max_length=64,
         description="Only articles published on or before this date; a bare 'YYYY-MM-DD' includes the "
         "whole day, 'YYYY-MM' the whole month, 'YYYY' the whole year.",
         examples=["2025-12-31"],
@@ -81,15 +81,15 @@ class AskRequest(Strict):
         "('How much did it invest?'); the question is rewritten as a standalone one before retrieval.",
     )
     filters: Filters = Field(default_factory=Filters, description="Hard filters on outlet and date.")
-    as_of: Text | None = Field(
+    as_of: DateText | None = Field(
         None,
-        max_length=64,
         description="Answer as if it were this moment (default: now): articles published later are "
         "ignored, and 'latest' or 'last month' are read relative to it. Same formats as `since`.",
     )
     k: int | None = Field(
         None,
         ge=1,
+        le=100,
         description="How many passages to retrieve (default NEWSRAG_TOP_K, 8; at most NEWSRAG_MAX_K).",
     )
 
@@ -392,8 +392,8 @@ class ChatRequest(BaseModel):
     stream: bool | None = Field(False, description="Stream the answer as chat.completion.chunk events.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     filters: Filters | None = Field(None, description="newsrag extension: outlet and date filters.")
-    as_of: Text | None = Field(None, max_length=64, description="newsrag extension: answer as of this date.")
-    k: int | None = Field(None, ge=1, description="newsrag extension: passages to retrieve.")
+    as_of: DateText | None = Field(None, description="newsrag extension: answer as of this date.")
+    k: int | None = Field(None, ge=1, le=100, description="newsrag extension: passages to retrieve.")
 
 
 class ChoiceMessage(BaseModel):
@@ -454,6 +454,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         401: "No or an invalid API key (when keys are configured).",
         403: "The key may not do this (writing needs an admin key).",
+        404: "Unknown article or model.",
         413: "Request body or article count over the limit.",
         422: "Invalid input; `error.field` names the field.",
         502: "The LLM endpoint failed or sent an unusable reply.",
