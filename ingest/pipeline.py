@@ -113,6 +113,9 @@ class Ingestor:
             if twin is not None or (stored_twin is not None and stored_twin != article.id):
                 canonical = twin or catalog.get(stored_twin or "")
                 if canonical is not None:
+                    if state is not None and state.article_id == article.id:
+                        # It was stored as an article of its own and is now a copy: its old text must go.
+                        self.store.delete(article.id)
                     aliases.append((article, canonical))
                     continue
             bodies_in_batch[body_hash] = article

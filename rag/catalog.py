@@ -219,6 +219,7 @@ class Catalog:
         with self._tx() as conn:
             for article, chunks in items:
                 self._delete_chunks(conn, article.id)
+                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
                 old = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (article.id,)).fetchone()
                 alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
                 conn.execute(
@@ -268,6 +269,16 @@ class Catalog:
                 if url != row["url"]:
                     urls.add(url)
                 conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id))
+
+    def _drop_alias(self, conn: sqlite3.Connection, alias_id: str, url: str | None) -> None:
+        row = conn.execute("SELECT article_id FROM aliases WHERE alias_id=?", (alias_id,)).fetchone()
+        if row is None:
+            return
+        conn.execute("DELETE FROM aliases WHERE alias_id=?", (alias_id,))
+        kept = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (row["article_id"],)).fetchone()
+        if kept is not None and url:
+            urls = [u for u in json.loads(kept["alt_urls"]) if u != url]
+            conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(urls), row["article_id"]))
 
     def _delete_chunks(self, conn: sqlite3.Connection, article_id: str) -> None:
         rows = conn.execute("SELECT rowid FROM chunks WHERE article_id=?", (article_id,)).fetchall()

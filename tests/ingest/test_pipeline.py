@@ -57,9 +57,7 @@ def items_of(*articles: Article, path: str = "batch.jsonl") -> list[LoadedItem]:
     return [LoadedItem(path, f"line {n}", article=a) for n, a in enumerate(articles, start=1)]
 
 
-def make_article(
-    title: str, paragraphs: int, url: str | None = None, salt: str = "", **extra: object
-) -> Article:
+def make_article(title: str, paragraphs: int, url: str | None = None, salt: str = "", **extra: object) -> Article:
     body = "\n\n".join(
         f"Paragraph {p} of {title}{salt}. The regional transport authority said ridership rose by "
         f"{p + 3} percent over the year, while fares stayed flat. Officials expect the new line to open in "
@@ -176,9 +174,7 @@ def test_metadata_change_alone_is_an_update(runtime: Runtime) -> None:
     b = make_article("Tram fares", 3, url="https://metro.example/tram", published_at="2024-05-02")
     report = run(runtime, items_of(b))
     assert report.updated == 1
-    got = runtime.store.vectors._collection.get(
-        ids=runtime.store.vectors.ids_for(a.id), include=["metadatas"]
-    )
+    got = runtime.store.vectors._collection.get(ids=runtime.store.vectors.ids_for(a.id), include=["metadatas"])
     assert b.published_at is not None
     assert {m["published_ts"] for m in got["metadatas"]} == {int(b.published_at.timestamp())}
     assert_consistent(runtime)
@@ -266,6 +262,43 @@ def test_syndicated_copy_is_one_article_with_alt_urls(runtime: Runtime, tmp_path
     assert_consistent(runtime)
 
 
+def test_article_edited_into_a_copy_of_another_leaves_no_stale_version(runtime: Runtime) -> None:
+    original = make_article("Harbour plan", 4, url="https://metro.example/harbour")
+    other = make_article("Harbour plan, our report", 3, url="https://partner.example/harbour", salt=" own")
+    run(runtime, items_of(original, other))
+    assert runtime.store.vectors.ids_for(other.id)
+    # The partner replaces its own report with the syndicated text: same URL (same id), original's body.
+    copy = validate(RawArticle(title=other.title, body=original.body, url=other.url, source="Partner"), 10**6)
+    assert copy.id == other.id
+    report = run(runtime, items_of(copy))
+    assert (report.duplicates, report.updated, report.added) == (1, 0, 0)
+    assert runtime.store.catalog.get(other.id) is None  # its old text is not left behind as an article
+    assert runtime.store.vectors.ids_for(other.id) == []
+    stored = runtime.store.catalog.get(original.id)
+    assert stored is not None and stored.alt_urls == ("https://partner.example/harbour",)
+    assert runtime.store.catalog.count() == 1
+    assert_consistent(runtime)
+    assert run(runtime, items_of(original, copy)).unchanged == 2
+
+
+def test_copy_rewritten_into_its_own_report_becomes_an_article(runtime: Runtime) -> None:
+    original = make_article("Harbour plan", 4, url="https://metro.example/harbour")
+    copy = validate(RawArticle(title="Harbour plan", body=original.body, url="https://partner.example/h"), 10**6)
+    assert run(runtime, items_of(original, copy)).duplicates == 1
+    # The partner rewrites its copy into a report of its own: it is now an article, stored once.
+    own = make_article("Harbour plan, our report", 3, url="https://partner.example/h", salt=" own")
+    assert own.id == copy.id
+    report = run(runtime, items_of(own))
+    assert (report.added + report.updated, report.duplicates) == (1, 0)
+    assert runtime.store.catalog.get(own.id) is not None
+    assert runtime.store.vectors.ids_for(own.id)
+    assert runtime.store.catalog.count() == 2
+    kept = runtime.store.catalog.get(original.id)
+    assert kept is not None and kept.alt_urls == ()
+    assert_consistent(runtime)
+    assert run(runtime, items_of(original, own)).unchanged == 2
+
+
 def test_bad_items_never_sink_the_batch(runtime: Runtime, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -324,9 +357,7 @@ def test_many_articles_span_several_write_batches(runtime: Runtime) -> None:
     # Change two of them: exactly those are re-embedded.
     changed = {
         a.id: a
-        for a in (
-            make_article(f"Batch story {n}", 1, url=f"https://metro.example/b{n}", salt="!") for n in (5, 17)
-        )
+        for a in (make_article(f"Batch story {n}", 1, url=f"https://metro.example/b{n}", salt="!") for n in (5, 17))
     }
     spy2 = CountingEmbedder(runtime.embedder)
     mixed = [changed.get(a.id, a) for a in articles]
