@@ -81,7 +81,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     runtime = open_runtime(settings)
     catalog = runtime.store.catalog
     oldest, newest = catalog.date_range()
-    status = {
+    sources = catalog.sources()
+    status: dict[str, object] = {
         "store": {
             "mode": runtime.store.vectors.mode,
             "location": runtime.store.vectors.location,
@@ -91,19 +92,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         "embedder": runtime.embedder.name,
         "articles": catalog.count(),
         "chunks": runtime.store.vectors.count(),
-        "sources": catalog.sources(),
+        "sources": sources,
         "date_range": {"oldest": oldest, "newest": newest},
     }
     runtime.close()
     if args.json:
         _print_json(status)
     else:
-        print(f"store      {status['store']['mode']} Chroma at {status['store']['location']}")
+        print(f"store      {runtime.store.vectors.mode} Chroma at {runtime.store.vectors.location}")
         print(f"collection {settings.collection}")
         print(f"embedder   {status['embedder']}")
         print(f"articles   {status['articles']}   chunks {status['chunks']}")
         print(f"dates      {oldest:%Y-%m-%d} .. {newest:%Y-%m-%d}" if oldest and newest else "dates      -")
-        for source, n in status["sources"].items():
+        for source, n in sources.items():
             print(f"  {n:6d}  {source}")
     return EXIT_OK
 
@@ -199,20 +200,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["NEWSRAG_DATA_DIR"] = str(args.data_dir)  # worker processes build Settings from env
     settings = Settings()
     if args.workers > 1 and not settings.chroma_url:
-        raise ConfigError(
-            "--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process"
-        )
+        raise ConfigError("--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process")
     print(f"newsrag serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     if args.workers > 1:
         uvicorn.run(
-            "api.main:app_factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level, timeout_graceful_shutdown=5,
+            "api.main:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=5,
         )
     else:
         from api.main import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                    timeout_graceful_shutdown=5)
+        uvicorn.run(
+            create_app(settings), host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5
+        )
     return EXIT_OK
 
 

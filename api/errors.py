@@ -123,4 +123,4 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     for kind in (NewsragError, RequestValidationError, StarletteHTTPException, Exception):
-        app.add_exception_handler(kind, handle_error)  # type: ignore[arg-type]
+        app.add_exception_handler(kind, handle_error)

@@ -107,8 +107,11 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(svc.start)
         qa = svc.connected
-        log.info("newsrag API ready: answerer %s, store %s", qa.mode if qa else "-",
-                 qa.runtime.store.vectors.location if qa else "not reachable yet")
+        log.info(
+            "newsrag API ready: answerer %s, store %s",
+            qa.mode if qa else "-",
+            qa.runtime.store.vectors.location if qa else "not reachable yet",
+        )
         try:
             yield
         finally:

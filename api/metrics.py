@@ -20,26 +20,37 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "newsrag_http_requests", "HTTP requests answered.", ["method", "route", "status"],
+            "newsrag_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "newsrag_http_request_duration_seconds", "Time from request to the end of the response.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "newsrag_http_request_duration_seconds",
+            "Time from request to the end of the response.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.ingested = Counter(
-            "newsrag_ingested_articles", "Articles sent to POST /v1/articles, by outcome.", ["result"],
+            "newsrag_ingested_articles",
+            "Articles sent to POST /v1/articles, by outcome.",
+            ["result"],
             registry=self.registry,
         )
         self.llm_errors = Counter(
-            "newsrag_llm_errors", "Failures of the LLM endpoint, by error type.", ["type"],
+            "newsrag_llm_errors",
+            "Failures of the LLM endpoint, by error type.",
+            ["type"],
             registry=self.registry,
         )
         self.errors = Counter(
             "newsrag_errors", "Errors returned to clients, by error type.", ["type"], registry=self.registry
         )
         self.answers = Counter(
-            "newsrag_answers", "Answers given, by answerer and whether they refused.", ["mode", "refused"],
+            "newsrag_answers",
+            "Answers given, by answerer and whether they refused.",
+            ["mode", "refused"],
             registry=self.registry,
         )
 
@@ -53,8 +64,11 @@ class Metrics:
 
     def count_ingest(self, added: int, updated: int, unchanged: int, duplicates: int, failed: int) -> None:
         for result, n in (
-            ("added", added), ("updated", updated), ("unchanged", unchanged),
-            ("duplicate", duplicates), ("failed", failed),
+            ("added", added),
+            ("updated", updated),
+            ("unchanged", unchanged),
+            ("duplicate", duplicates),
+            ("failed", failed),
         ):
             if n:
                 self.ingested.labels(result).inc(n)

@@ -200,9 +200,7 @@ class AnswerOut(BaseModel):
     standalone_question: str | None = Field(
         None, description="The follow-up rewritten as a standalone question (only when history was given)."
     )
-    answer: str = Field(
-        description="The answer, with `[n]` markers pointing into `citations`; for a refusal, why not."
-    )
+    answer: str = Field(description="The answer, with `[n]` markers pointing into `citations`; for a refusal, why not.")
     citations: list[CitationOut] = Field(
         default_factory=list, description="One entry per marker number, in order 1..n, each verified."
     )
@@ -359,9 +357,7 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
         description="Author of the message. System and tool messages are ignored."
     )
-    content: Text | list[ContentPart] | None = Field(
-        None, description="The message text, or a list of content parts."
-    )
+    content: Text | list[ContentPart] | None = Field(None, description="The message text, or a list of content parts.")
     name: str | None = Field(None, description="Optional participant name (ignored).")
 
     def text(self) -> str:

@@ -270,9 +270,7 @@ def _sentence(rng: random.Random, subjects: list[str], objects: list[str]) -> st
         "num": rng.randint(3, 78),
         "num2": f"{rng.randint(2, 250) * 1000:,}",
         "pct": f"{rng.uniform(0.2, 14.0):.1f}",
-        "money": rng.choice(["$", "€", "£"])
-        + f"{rng.uniform(1.5, 950):.1f} "
-        + rng.choice(["million", "billion"]),
+        "money": rng.choice(["$", "€", "£"]) + f"{rng.uniform(1.5, 950):.1f} " + rng.choice(["million", "billion"]),
         "years": rng.randint(2, 15),
         "year": rng.randint(2005, 2023),
         "name": rng.choice(NAMES),
@@ -283,9 +281,7 @@ def _sentence(rng: random.Random, subjects: list[str], objects: list[str]) -> st
     return rng.choice(TEMPLATES).format(**values)
 
 
-def generate_article(
-    n: int, rng: random.Random, min_words: int = 300, max_words: int = 700
-) -> dict[str, Any]:
+def generate_article(n: int, rng: random.Random, min_words: int = 300, max_words: int = 700) -> dict[str, Any]:
     """One realistic-length news article as a JSONL record (title, body, url, source, date, ...)."""
     category = rng.choice(sorted(TOPICS))
     subjects, objects = TOPICS[category]
@@ -311,9 +307,7 @@ def generate_article(
     }
 
 
-def generate_corpus(
-    n: int, seed: int = 2024, min_words: int = 300, max_words: int = 700
-) -> list[dict[str, Any]]:
+def generate_corpus(n: int, seed: int = 2024, min_words: int = 300, max_words: int = 700) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [generate_article(i, rng, min_words, max_words) for i in range(n)]
 
@@ -371,9 +365,7 @@ def stage_ours(corpus: Path, data_dir: Path) -> dict[str, Any]:
     runtime = open_runtime(settings)
     runtime.embedder.embed_documents(["warm up the model before the clock starts"])
     started, cpu_started = time.perf_counter(), time.process_time()
-    report = ingest(
-        load(corpus, LoadOptions(settings.max_article_chars)), runtime.store, runtime.embedder, settings
-    )
+    report = ingest(load(corpus, LoadOptions(settings.max_article_chars)), runtime.store, runtime.embedder, settings)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     result = {
         "seconds": seconds,
@@ -506,16 +498,12 @@ def _subprocess_stage(*argv: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000, help="articles to generate (default 2000)")
     parser.add_argument("--quick", action="store_true", help="200 articles: a smoke run")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--batch-size", type=int, default=64, help="raw encode batch size (default 64)")
-    parser.add_argument(
-        "--lc-chunk-size", type=int, default=800, help="LangChain splitter chunk size (chars)"
-    )
+    parser.add_argument("--lc-chunk-size", type=int, default=800, help="LangChain splitter chunk size (chars)")
     parser.add_argument("--skip-langchain", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     # internal: run one stage in this process
@@ -593,9 +581,7 @@ def _benchmark(args: argparse.Namespace, n: int, work: Path) -> bool:
     print(f"ours / raw encode, chunks per cpu-s  {cpu_ratio:6.2f}   (less sensitive to other load)")
     if lc is not None:
         ratio_lc = (ours["articles"] / ours["seconds"]) / (lc["articles"] / lc["seconds"])
-        print(
-            f"ours / langchain, articles/s         {ratio_lc:6.2f}   target >= 1.00  {verdict[ratio_lc >= 1]}"
-        )
+        print(f"ours / langchain, articles/s         {ratio_lc:6.2f}   target >= 1.00  {verdict[ratio_lc >= 1]}")
     print(f"first ingest / unchanged re-ingest   {speedup:6.0f}x  target >= 50x   {verdict[speedup >= 50]}")
     checks = [
         ours["failed"] == 0,

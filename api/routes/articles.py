@@ -96,8 +96,7 @@ def run_ingest(svc: Services, qa: NewsQA, records: list[dict[str, Any]]) -> Inge
         else:
             message, field = _split_field(error)
             results.append(
-                ItemResult(index=i, id=item.article.id if item.article else None, ok=False, error=message,
-                           field=field)
+                ItemResult(index=i, id=item.article.id if item.article else None, ok=False, error=message, field=field)
             )
     failed = sum(not r.ok for r in results)
     svc.metrics.count_ingest(report.added, report.updated, report.unchanged, report.duplicates, failed)
@@ -118,7 +117,7 @@ def run_ingest(svc: Services, qa: NewsQA, records: list[dict[str, Any]]) -> Inge
     response_model=IngestResult,
     summary="Ingest articles (a JSON list); one result per article",
     dependencies=[Depends(require_writer)],
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def add_articles(
     articles: Annotated[list[ArticleIn], Body(description="The articles, as JSON objects.")],
@@ -150,7 +149,7 @@ def _filter(sources: list[str] | None, since: str | None, until: str | None) -> 
     response_model=ArticlePage,
     summary="List stored articles, newest first",
     dependencies=[Depends(require_reader)],
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def list_articles(
     qa: NewsQA = Depends(get_qa),
@@ -180,7 +179,7 @@ async def list_articles(
     response_model=ArticleOut,
     summary="One article with its full text",
     dependencies=[Depends(require_reader)],
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def get_article(article_id: str, qa: NewsQA = Depends(get_qa)) -> ArticleOut:
     article = await run_in_threadpool(qa.runtime.store.catalog.get, article_id)
@@ -194,7 +193,7 @@ async def get_article(article_id: str, qa: NewsQA = Depends(get_qa)) -> ArticleO
     response_model=Deleted,
     summary="Delete an article and all its passages",
     dependencies=[Depends(require_writer)],
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def delete_article(article_id: str, request: Request, qa: NewsQA = Depends(get_qa)) -> Deleted:
     svc = services(request)
@@ -217,7 +216,7 @@ async def delete_article(article_id: str, request: Request, qa: NewsQA = Depends
     response_model=CorpusInfo,
     summary="What the corpus holds: outlets and date range (for filter menus)",
     dependencies=[Depends(require_reader)],
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def corpus(qa: NewsQA = Depends(get_qa)) -> CorpusInfo:
     catalog = qa.runtime.store.catalog

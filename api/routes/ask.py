@@ -29,7 +29,7 @@ def record_answer(request: Request, answer: Answer) -> None:
     "/v1/ask",
     response_model=AnswerOut,
     summary="Answer a question with verified citations",
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses=ERRORS,
 )
 async def ask(body: AskRequest, request: Request, qa: NewsQA = Depends(get_qa)) -> AnswerOut:
     query = ask_query(body, services(request).settings)
@@ -71,7 +71,7 @@ async def first_and_rest(events: AsyncIterator[StreamEvent]) -> tuple[StreamEven
     summary="Answer a question, streamed as server-sent events",
     response_class=StreamingResponse,
     responses={
-        **ERRORS,  # type: ignore[dict-item]
+        **ERRORS,
         200: {
             "content": {"text/event-stream": {}},
             "description": "Events, in order: `sources` {sources: [SourceRef]} once; `token` {text} for each "

@@ -103,9 +103,7 @@ def query_of(body: ChatRequest, settings: Settings) -> Query:
     if last_user is None:
         raise InvalidInput("the conversation has no user message to answer", field="messages")
     history = [
-        ChatTurn(role=m.role, content=strip_sources(m.text()))  # type: ignore[arg-type]
-        for i, m in turns
-        if i < last_user and m.text().strip()
+        ChatTurn(role=m.role, content=strip_sources(m.text())) for i, m in turns if i < last_user and m.text().strip()
     ][-MAX_HISTORY:]
     return make_query(
         settings,
@@ -182,8 +180,17 @@ class LiveMarkers:
             cited = by_chunk.get(ref.chunk_id)
             if cited is None:
                 cited = Citation(
-                    n=1, article_id=ref.article_id, chunk_id=ref.chunk_id, title=ref.title, source=ref.source,
-                    url=ref.url, published_at=ref.published_at, quote="", start=0, end=0, supported=False,
+                    n=1,
+                    article_id=ref.article_id,
+                    chunk_id=ref.chunk_id,
+                    title=ref.title,
+                    source=ref.source,
+                    url=ref.url,
+                    published_at=ref.published_at,
+                    quote="",
+                    start=0,
+                    end=0,
+                    supported=False,
                 )
             out.append(cited.model_copy(update={"n": len(out) + 1}))
             used.add(ref.chunk_id)
@@ -201,8 +208,9 @@ async def list_models() -> ModelList:
     return ModelList(data=[ModelCard(id=MODEL_ID, created=CREATED, owned_by="newsrag")])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard, summary="One model (OpenAI-compatible)",
-            responses=ERRORS)  # type: ignore[arg-type]
+@router.get(
+    "/v1/models/{model_id}", response_model=ModelCard, summary="One model (OpenAI-compatible)", responses=ERRORS
+)
 async def get_model(model_id: str) -> ModelCard:
     if model_id != MODEL_ID:
         raise NotFound(f"the model {model_id!r} does not exist; this server answers as {MODEL_ID!r}")
@@ -214,12 +222,12 @@ async def get_model(model_id: str) -> ModelCard:
     response_model=ChatCompletion,
     summary="Chat completion over the news articles, with citations (OpenAI-compatible)",
     responses={
-        **ERRORS,  # type: ignore[dict-item]
+        **ERRORS,
         200: {
             "content": {"application/json": {}, "text/event-stream": {}},
             "description": "A chat.completion, or with stream=true chat.completion.chunk events ending in "
             "`data: [DONE]`; the last content chunk carries `citations`. A failure after the stream "
-            "started is sent as `data: {\"error\": {type, message}}`.",
+            'started is sent as `data: {"error": {type, message}}`.',
         },
     },
 )
@@ -236,8 +244,8 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
             id=completion_id,
             created=created,
             model=MODEL_ID,
-            choices=[{"message": {"content": content}}],  # type: ignore[list-item]
-            usage={  # type: ignore[arg-type]
+            choices=[{"message": {"content": content}}],
+            usage={
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": _words(content),
                 "total_tokens": prompt_tokens + _words(content),
@@ -283,8 +291,7 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
                     tail = markers.flush()
                     streamed.append(tail)
                     if answer.refused:
-                        ending = (("\n\n" if "".join(streamed).strip() else "") + answer.answer
-                                  + closest_block(answer))
+                        ending = ("\n\n" if "".join(streamed).strip() else "") + answer.answer + closest_block(answer)
                         cited: list[Citation] = []
                     else:
                         cited = markers.citations(answer, sources)
@@ -300,18 +307,27 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
                     )
                     completion = _words("".join(streamed) + ending)
                     if include_usage:
-                        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                                 "total_tokens": prompt_tokens + completion}
-                        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                   "model": MODEL_ID, "choices": [], "usage": usage}
+                        usage = {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt_tokens + completion,
+                        }
+                        payload = {
+                            "id": completion_id,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": MODEL_ID,
+                            "choices": [],
+                            "usage": usage,
+                        }
                         yield f"data: {json.dumps(payload)}\n\n".encode()
             yield b"data: [DONE]\n\n"
         except Exception as exc:  # after the status line: an OpenAI-style error event, then the end
-            _, payload = describe(exc)
+            _, error = describe(exc)
             services(request).metrics.count_error(exc)
-            if payload["error"]["type"] == "internal_error":
+            if error["error"]["type"] == "internal_error":
                 log.error("stream of /v1/chat/completions failed", exc_info=exc)
-            yield f"data: {json.dumps(payload)}\n\n".encode()
+            yield f"data: {json.dumps(error)}\n\n".encode()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 

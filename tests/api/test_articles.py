@@ -42,8 +42,10 @@ ARTICLES = [
 
 @pytest.fixture
 def fresh_api(tmp_path: Path, embedder: Embedder) -> Iterator[str]:
-    with serving(Settings(_env_file=None, data_dir=tmp_path / "data", max_body_bytes=20_000,
-                          max_articles_per_request=10), embedder) as url:
+    with serving(
+        Settings(_env_file=None, data_dir=tmp_path / "data", max_body_bytes=20_000, max_articles_per_request=10),
+        embedder,
+    ) as url:
         yield url
 
 
@@ -127,8 +129,9 @@ def test_body_and_batch_limits(fresh_api: str, client: httpx.Client) -> None:
     # A lying Content-Length (larger than the limit) is refused before the body is read.
     host, port = fresh_api.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 999999999\r\n\r\n{")
+        sock.sendall(
+            b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{"
+        )
         head = sock.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413")
 
@@ -169,10 +172,14 @@ def test_api_keys(tmp_path: Path, embedder: Embedder) -> None:
 def test_cors(tmp_path: Path, embedder: Embedder) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", cors_origins=["https://chat.example"])
     with serving(settings, embedder) as base, httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
-        preflight = c.options("/v1/chat/completions", headers={
-            "Origin": "https://chat.example", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type",
-        })
+        preflight = c.options(
+            "/v1/chat/completions",
+            headers={
+                "Origin": "https://chat.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://chat.example"
         other = c.get("/v1/models", headers={"Origin": "https://evil.example"})

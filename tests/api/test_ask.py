@@ -69,9 +69,7 @@ def test_ask_stream_events_in_order(sample_api: str, client: httpx.Client) -> No
         ({}, "question"),
     ],
 )
-def test_invalid_requests_are_422_with_the_field(
-    sample_api: str, client: httpx.Client, body: dict, field: str
-) -> None:
+def test_invalid_requests_are_422_with_the_field(sample_api: str, client: httpx.Client, body: dict, field: str) -> None:
     for path in ("/v1/ask", "/v1/ask/stream"):
         response = client.post(f"{sample_api}{path}", json=body)
         assert response.status_code == 422, (path, response.text)
@@ -122,8 +120,17 @@ def test_health_ready_and_metrics(sample_api: str, client: httpx.Client) -> None
 def test_docs_and_openapi_describe_every_field(sample_api: str, client: httpx.Client) -> None:
     assert client.get(f"{sample_api}/docs").status_code == 200
     spec = client.get(f"{sample_api}/openapi.json").json()
-    for path in ("/v1/ask", "/v1/ask/stream", "/v1/chat/completions", "/v1/models", "/v1/articles",
-                 "/v1/articles/{article_id}", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/v1/ask",
+        "/v1/ask/stream",
+        "/v1/chat/completions",
+        "/v1/models",
+        "/v1/articles",
+        "/v1/articles/{article_id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     undocumented = [
         f"{name}.{field}"

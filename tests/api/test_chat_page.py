@@ -20,8 +20,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 ARTICLES = [
     {
@@ -46,13 +54,16 @@ REPLY = ["The", " Northport", " harbour", " bridge", " will", " cost", " $2", " 
 @pytest.fixture
 def browser():  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium` "
-                    "or `make browser` to run the chat-page test")
+        pytest.skip(
+            "Debian chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium` "
+            "or `make browser` to run the chat-page test"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-                                    args=ARGS, headless=True)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")), args=ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -95,7 +106,7 @@ def test_chat_page_streams_cites_and_escapes(browser, page_api: str, fake_llm: F
     expect(text).to_contain_text("$2 billion [1].")
     expect(footnote).to_contain_text("Harbour <b>Herald</b>")  # shown as text, not markup
     expect(footnote).to_contain_text("2025-03-03")
-    expect(footnote.locator(".quote")).to_contain_text('<img src=x onerror="window.pwned = \'body\'">')
+    expect(footnote.locator(".quote")).to_contain_text("<img src=x onerror=\"window.pwned = 'body'\">")
     expect(footnote.locator("a.title")).to_contain_text("<script>window.pwned = 'title'</script>")
     assert footnote.locator("a.title").get_attribute("href") == "https://example.test/news/bridge"
 

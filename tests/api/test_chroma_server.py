@@ -53,15 +53,20 @@ def newsrag_command() -> list[str]:
 def test_store_down_is_503_then_recovers(tmp_path: Path, embedder: Embedder) -> None:
     chroma = start_chroma_server(tmp_path / "chroma")
     try:
-        settings = Settings(_env_file=None, data_dir=tmp_path / "data", chroma_url=chroma.url,
-                            collection=f"api-{uuid.uuid4().hex[:10]}")
+        settings = Settings(
+            _env_file=None, data_dir=tmp_path / "data", chroma_url=chroma.url, collection=f"api-{uuid.uuid4().hex[:10]}"
+        )
         with serving(settings, embedder) as base, httpx.Client(base_url=base, timeout=60, trust_env=False) as c:
             bridge_id = c.post("/v1/articles", json=[BRIDGE]).json()["items"][0]["id"]
             assert c.post("/v1/ask", json=QUESTION).status_code == 200
 
             chroma.stop()
-            for method, path, body in (("POST", "/v1/ask", QUESTION), ("POST", "/v1/ask/stream", QUESTION),
-                                       ("POST", "/v1/articles", [FERRY]), ("DELETE", f"/v1/articles/{bridge_id}", None)):
+            for method, path, body in (
+                ("POST", "/v1/ask", QUESTION),
+                ("POST", "/v1/ask/stream", QUESTION),
+                ("POST", "/v1/articles", [FERRY]),
+                ("DELETE", f"/v1/articles/{bridge_id}", None),
+            ):
                 response = c.request(method, path, json=body)
                 assert response.status_code == 503, (path, response.text)
                 error = response.json()["error"]
@@ -85,7 +90,9 @@ def api_process(name: str, tmp_path: Path, env: dict[str, str], *extra: str) -> 
     port = free_port()
     proc = ManagedProcess(
         [*newsrag_command(), "serve", "--port", str(port), "--log-level", "warning", *extra],
-        log_path=tmp_path / f"{name}.log", env=env, cwd=tmp_path,
+        log_path=tmp_path / f"{name}.log",
+        env=env,
+        cwd=tmp_path,
     )
     url = f"http://127.0.0.1:{port}"
     proc.start(ready=f"{url}/readyz", timeout=120)
@@ -103,8 +110,11 @@ def test_two_api_processes_share_one_chroma_server(chroma_server: ChromaServer, 
         "NEWSRAG_COLLECTION": f"api-{uuid.uuid4().hex[:10]}",
         "NEWSRAG_ANSWERER": "extractive",
     }
-    with api_process("api-a", tmp_path, env) as a, api_process("api-b", tmp_path, env, "--workers", "2") as b, \
-            httpx.Client(timeout=60, trust_env=False) as c:
+    with (
+        api_process("api-a", tmp_path, env) as a,
+        api_process("api-b", tmp_path, env, "--workers", "2") as b,
+        httpx.Client(timeout=60, trust_env=False) as c,
+    ):
         report = c.post(f"{a}/v1/articles", json=[BRIDGE, FERRY]).json()
         assert report["added"] == 2, report
         for _ in range(4):  # several requests, so both of B's workers very likely answer one
@@ -121,7 +131,13 @@ def test_two_api_processes_share_one_chroma_server(chroma_server: ChromaServer, 
 def test_workers_need_a_chroma_server(tmp_path: Path) -> None:
     env = {**os.environ, "NEWSRAG_DATA_DIR": str(tmp_path / "data")}
     env.pop("NEWSRAG_CHROMA_URL", None)
-    result = subprocess.run([*newsrag_command(), "serve", "--workers", "2", "--port", str(free_port())],
-                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*newsrag_command(), "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "NEWSRAG_CHROMA_URL" in result.stderr

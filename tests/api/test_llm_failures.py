@@ -55,7 +55,12 @@ def test_llm_answer_is_verified(llm_api: str, fake_llm: FakeLLM, client: httpx.C
     ids=["500", "503", "garbage", "invalid-json-stream", "slow", "stalled-stream"],
 )
 def test_llm_failures_map_to_502_504(
-    llm_api: str, fake_llm: FakeLLM, client: httpx.Client, script, status: int, kind: str  # type: ignore[no-untyped-def]
+    llm_api: str,
+    fake_llm: FakeLLM,
+    client: httpx.Client,
+    script,
+    status: int,
+    kind: str,  # type: ignore[no-untyped-def]
 ) -> None:
     script(fake_llm)
     response = ask(client, llm_api)
@@ -108,9 +113,11 @@ def test_openai_stream_error_reaches_the_client(llm_api: str, fake_llm: FakeLLM)
     with openai.OpenAI(base_url=f"{llm_api}/v1", api_key="x", max_retries=0, timeout=30) as oai:
         fake_llm.queue_error(500)
         with pytest.raises(openai.APIError) as info:
-            list(oai.chat.completions.create(
-                model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True
-            ))
+            list(
+                oai.chat.completions.create(
+                    model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True
+                )
+            )
         assert "HTTP 500" in str(info.value.message)
         fake_llm.queue_error(500)
         with pytest.raises(openai.APIStatusError) as status_info:
@@ -118,9 +125,9 @@ def test_openai_stream_error_reaches_the_client(llm_api: str, fake_llm: FakeLLM)
         assert status_info.value.status_code == 502
 
         fake_llm.queue_tokens(["Microsoft", " invested", " $13", " billion", " [3]", " and", " [1]", "."])
-        chunks = list(oai.chat.completions.create(
-            model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True
-        ))
+        chunks = list(
+            oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True)
+        )
         content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert content.startswith("Microsoft invested $13 billion [1] and [2].")
         citations = chunks[-1].model_extra["citations"]  # type: ignore[index]

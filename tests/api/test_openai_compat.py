@@ -57,7 +57,9 @@ def test_chat_completion_keeps_citations(oai: openai.OpenAI) -> None:
 def test_chat_completion_stream_keeps_citations(oai: openai.OpenAI) -> None:
     chunks = list(
         oai.chat.completions.create(
-            model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True,
+            model="newsrag",
+            messages=[{"role": "user", "content": MICROSOFT}],
+            stream=True,
             stream_options={"include_usage": True},
         )
     )

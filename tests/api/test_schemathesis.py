@@ -29,19 +29,25 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLES_PER_OPERATION = 40
 SEED = [
-    {"title": f"Report {i} on the {topic}", "body": f"Officials said on Monday that the {topic} would cost "
-     f"${i + 2} billion. Work starts in {2025 + i}.", "source": outlet, "published_at": f"2025-0{i + 1}-15",
-     "url": f"https://example.test/{i}"}
-    for i, (topic, outlet) in enumerate([("bridge", "Harbour Herald"), ("tunnel", "Coast Wire"),
-                                         ("stadium", "Metro Daily")])
+    {
+        "title": f"Report {i} on the {topic}",
+        "body": f"Officials said on Monday that the {topic} would cost ${i + 2} billion. Work starts in {2025 + i}.",
+        "source": outlet,
+        "published_at": f"2025-0{i + 1}-15",
+        "url": f"https://example.test/{i}",
+    }
+    for i, (topic, outlet) in enumerate(
+        [("bridge", "Harbour Herald"), ("tunnel", "Coast Wire"), ("stadium", "Metro Daily")]
+    )
 ]
 
 
 @pytest.fixture(scope="module")
 def fuzz_api(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     data = Path(tmp_path_factory.mktemp("fuzz")) / "data"
-    with serving(Settings(_env_file=None, data_dir=data, max_articles_per_request=5, max_body_bytes=50_000),
-                 embedder) as url:
+    with serving(
+        Settings(_env_file=None, data_dir=data, max_articles_per_request=5, max_body_bytes=50_000), embedder
+    ) as url:
         # Something to find, so fuzzed questions reach the answerer and not only the empty-store reply.
         report = httpx.post(f"{url}/v1/articles", json=SEED, timeout=60, trust_env=False).json()
         assert report["added"] == len(SEED), report
@@ -55,14 +61,18 @@ def test_no_server_errors(fuzz_api: str) -> None:
     failures: list[str] = []
     calls: list[int] = []
     for operation in operations:
-
         cases = st.one_of(
             operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
         )
 
         @given(case=cases)
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(base_url=fuzz_api, timeout=30)
             calls.append(1)

@@ -75,8 +75,10 @@ def test_concurrent_ask_and_ingest(tmp_path: Path, embedder: Embedder) -> None:
                             assert events[0].event == "sources" and events[-1].event == "done", events[-1]
                             check_answer(events[-1].data["answer"])
                         elif kind == "chat":
-                            r = c.post("/v1/chat/completions", json={
-                                "model": "newsrag", "messages": [{"role": "user", "content": question}]})
+                            r = c.post(
+                                "/v1/chat/completions",
+                                json={"model": "newsrag", "messages": [{"role": "user", "content": question}]},
+                            )
                             assert r.status_code == 200, r.text
                             assert "citations" in r.json()
                         else:

@@ -85,9 +85,7 @@ def test_raw_http_body_has_the_openai_fields(fake_llm: FakeLLM, client: openai.O
     }
 
 
-def test_replies_are_fifo_and_a_str_or_callable_can_be_queued(
-    fake_llm: FakeLLM, client: openai.OpenAI
-) -> None:
+def test_replies_are_fifo_and_a_str_or_callable_can_be_queued(fake_llm: FakeLLM, client: openai.OpenAI) -> None:
     fake_llm.queue("first", TextReply("second", finish_reason="length"))
     fake_llm.queue(lambda body: f"echo: {body['messages'][-1]['content']}")
     got = [client.chat.completions.create(model="scripted", messages=MESSAGES).choices[0] for _ in range(3)]
@@ -95,9 +93,7 @@ def test_replies_are_fifo_and_a_str_or_callable_can_be_queued(
     assert [c.finish_reason for c in got] == ["stop", "length", "stop"]
 
 
-def test_stream_sends_role_then_one_chunk_per_token_then_stop(
-    fake_llm: FakeLLM, client: openai.OpenAI
-) -> None:
+def test_stream_sends_role_then_one_chunk_per_token_then_stop(fake_llm: FakeLLM, client: openai.OpenAI) -> None:
     tokens = ["Team", " A", " won", " [1]", "."]
     fake_llm.queue_tokens(tokens)
     chunks = _stream(client)
@@ -272,9 +268,7 @@ def test_timeout_when_a_stream_stalls(fake_llm: FakeLLM) -> None:
     assert received == ["one", " two"]
 
 
-def test_connection_error_while_down_and_back_on_the_same_port(
-    fake_llm: FakeLLM, client: openai.OpenAI
-) -> None:
+def test_connection_error_while_down_and_back_on_the_same_port(fake_llm: FakeLLM, client: openai.OpenAI) -> None:
     base_url = fake_llm.base_url
     with fake_llm.down():
         assert not fake_llm.is_up
@@ -286,10 +280,7 @@ def test_connection_error_while_down_and_back_on_the_same_port(
             _stream(client)
     assert fake_llm.base_url == base_url
     fake_llm.queue_text("back up")
-    assert (
-        client.chat.completions.create(model="scripted", messages=MESSAGES).choices[0].message.content
-        == "back up"
-    )
+    assert client.chat.completions.create(model="scripted", messages=MESSAGES).choices[0].message.content == "back up"
 
 
 def test_stop_aborts_a_delayed_reply_quickly(fake_llm: FakeLLM) -> None:
@@ -314,9 +305,7 @@ def test_stop_aborts_a_delayed_reply_quickly(fake_llm: FakeLLM) -> None:
     assert len(errors) == 1 and isinstance(errors[0], openai.APIConnectionError)
 
 
-def test_broken_stream_disconnect_raises_after_partial_tokens(
-    fake_llm: FakeLLM, client: openai.OpenAI
-) -> None:
+def test_broken_stream_disconnect_raises_after_partial_tokens(fake_llm: FakeLLM, client: openai.OpenAI) -> None:
     fake_llm.queue_broken_stream(["Partial", " answer"])
     received: list[str] = []
     with pytest.raises(openai.APIConnectionError):
@@ -375,9 +364,7 @@ def test_concurrent_requests_each_get_exactly_one_reply(fake_llm: FakeLLM) -> No
     def worker(count: int) -> None:
         with fake_llm.openai_client() as c:
             for _ in range(count):
-                text = (
-                    c.chat.completions.create(model="scripted", messages=MESSAGES).choices[0].message.content
-                )
+                text = c.chat.completions.create(model="scripted", messages=MESSAGES).choices[0].message.content
                 with lock:
                     results.append(text or "")
 
@@ -396,9 +383,7 @@ def test_standalone_context_manager_restarts_on_its_port() -> None:
         llm.restart()
         assert llm.port == port and llm.is_up
         with llm.openai_client() as c:
-            assert (
-                c.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "hello"
-            )
+            assert c.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "hello"
     assert not port_is_open(port)
 
 
@@ -417,9 +402,7 @@ def test_embeddings_are_deterministic_and_honour_format_and_dimensions(
     assert math.isclose(sum(v * v for v in vectors[0]), 1.0, rel_tol=1e-5)
     assert vectors[0] == pytest.approx(hashed_embedding(texts[0]), abs=1e-6)
 
-    floats = client.embeddings.create(
-        model="embed", input="Microsoft invests", encoding_format="float", dimensions=32
-    )
+    floats = client.embeddings.create(model="embed", input="Microsoft invests", encoding_format="float", dimensions=32)
     assert len(floats.data[0].embedding) == 32
     assert floats.usage.prompt_tokens > 0
 

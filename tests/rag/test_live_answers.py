@@ -30,9 +30,16 @@ def test_whatever_a_real_model_says_the_answer_is_valid(
     sample_runtime: Runtime, llama_server: LlamaServer, query: Query
 ) -> None:
     settings = sample_runtime.settings.model_copy(
-        update={"llm_model": MODEL_ALIAS, "openai_base_url": llama_server.base_url, "answerer": "openai",
-                "openai_api_key": SecretStr("local"), "llm_timeout": 120.0, "llm_max_retries": 0, "top_k": 4,
-                "llm_max_tokens": 80}
+        update={
+            "llm_model": MODEL_ALIAS,
+            "openai_base_url": llama_server.base_url,
+            "answerer": "openai",
+            "openai_api_key": SecretStr("local"),
+            "llm_timeout": 120.0,
+            "llm_max_retries": 0,
+            "top_k": 4,
+            "llm_max_tokens": 80,
+        }
     )
     qa = NewsQA(sample_runtime, answerer=LLMAnswerer(settings))
     answer = qa.ask(query)

@@ -30,9 +30,7 @@ def test_server_lists_its_model(llama_server: LlamaServer) -> None:
     )
 
 
-def test_chat_completion_non_stream(
-    llama_server: LlamaServer, record_property: pytest.RecordProperty
-) -> None:
+def test_chat_completion_non_stream(llama_server: LlamaServer, record_property: pytest.RecordProperty) -> None:
     llm = llama_server.chat_model(max_tokens=32)
     start = time.monotonic()
     message = llm.invoke(PROMPT)
@@ -57,8 +55,6 @@ def test_chat_completion_stream(llama_server: LlamaServer, record_property: pyte
     elapsed = time.monotonic() - start
     record_property("seconds", round(elapsed, 2))
     text = "".join(pieces)
-    print(
-        f"\nstream: first token after {first_token_at}s, {len(pieces)} pieces in {elapsed:.2f}s -> {text!r}"
-    )
+    print(f"\nstream: first token after {first_token_at}s, {len(pieces)} pieces in {elapsed:.2f}s -> {text!r}")
     assert "".join(pieces).strip()
     assert len(pieces) > 1  # really streamed, token by token

@@ -59,8 +59,7 @@ def test_as_of_hides_what_was_published_later(sample_runtime: Runtime) -> None:
 
 def test_article_id_filter(sample_runtime: Runtime) -> None:
     first = retriever(sample_runtime).retrieve(Query(question="Federal Reserve interest rates")).hits[0]
-    hits = retriever(sample_runtime).retrieve(
-        Query(question="Microsoft OpenAI", article_ids=(first.article_id,))).hits
+    hits = retriever(sample_runtime).retrieve(Query(question="Microsoft OpenAI", article_ids=(first.article_id,))).hits
     assert {h.article_id for h in hits} == {first.article_id}
 
 

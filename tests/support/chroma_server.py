@@ -122,9 +122,7 @@ def _spawn(path: Path, port: int, log_path: Path) -> tuple[subprocess.Popen[byte
     return process, log
 
 
-def start_chroma_server(
-    path: Path, port: int | None = None, timeout: float = 60, attempts: int = 3
-) -> ChromaServer:
+def start_chroma_server(path: Path, port: int | None = None, timeout: float = 60, attempts: int = 3) -> ChromaServer:
     """Start `chroma run` on `path` and wait for its heartbeat. A port lost to a race is retried."""
     path.mkdir(parents=True, exist_ok=True)
     log_path = path.parent / f"{path.name}-chroma.log"

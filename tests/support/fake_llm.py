@@ -452,9 +452,7 @@ class FakeLLM:
 
     def system_message(self, index: int = -1) -> str:
         return "\n\n".join(
-            _content_text(m.get("content"))
-            for m in self.messages(index)
-            if m.get("role") in ("system", "developer")
+            _content_text(m.get("content")) for m in self.messages(index) if m.get("role") in ("system", "developer")
         )
 
     def last_user_message(self, index: int = -1) -> str:
@@ -561,10 +559,7 @@ class FakeLLM:
             if (denied := fake._check_auth(request)) is not None:
                 return denied
             created = 1_700_000_000
-            data = [
-                {"id": m, "object": "model", "created": created, "owned_by": "newsrag-tests"}
-                for m in fake.models
-            ]
+            data = [{"id": m, "object": "model", "created": created, "owned_by": "newsrag-tests"} for m in fake.models]
             return JSONResponse({"object": "list", "data": data})
 
         @app.get("/v1/models/{model_id:path}")
@@ -589,14 +584,8 @@ class FakeLLM:
             generation = fake._record(request, body)
             if (denied := fake._check_auth(request)) is not None:
                 return denied
-            if (
-                not isinstance(body, dict)
-                or not isinstance(body.get("messages"), list)
-                or not body["messages"]
-            ):
-                return _error_response(
-                    ErrorReply(400, "'messages' is a required property", code="invalid_value")
-                )
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+                return _error_response(ErrorReply(400, "'messages' is a required property", code="invalid_value"))
             reply = fake._next_reply(body)
             stream = bool(body.get("stream"))
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -633,9 +622,7 @@ class FakeLLM:
             return Response(reply.body.encode(), status_code=reply.status, media_type=reply.content_type)
 
         completion_id = f"chatcmpl-scripted{next(self._ids):06d}"
-        model = (reply.model if isinstance(reply, TextReply) else None) or str(
-            body.get("model") or DEFAULT_MODEL
-        )
+        model = (reply.model if isinstance(reply, TextReply) else None) or str(body.get("model") or DEFAULT_MODEL)
         prompt_tokens = sum(
             _count_tokens(_content_text(m.get("content"))) for m in body["messages"] if isinstance(m, dict)
         )
@@ -645,18 +632,14 @@ class FakeLLM:
             if stream:
                 gen = self._broken_stream(reply, completion_id, model, include_usage, generation)
                 return StreamingResponse(gen, media_type="text/event-stream", headers=_SSE_HEADERS)
-            return StreamingResponse(
-                self._broken_body(reply, completion_id, model), media_type="application/json"
-            )
+            return StreamingResponse(self._broken_body(reply, completion_id, model), media_type="application/json")
 
         if isinstance(reply, StallReply):
             text_reply = TextReply(reply.text)
             if not stream:
                 await self._sleep(reply.seconds, generation)
                 return JSONResponse(_completion(completion_id, model, text_reply, prompt_tokens))
-            gen = self._text_stream(
-                text_reply, completion_id, model, include_usage, prompt_tokens, generation, reply
-            )
+            gen = self._text_stream(text_reply, completion_id, model, include_usage, prompt_tokens, generation, reply)
             return StreamingResponse(gen, media_type="text/event-stream", headers=_SSE_HEADERS)
 
         await self._sleep(reply.delay, generation)
@@ -707,26 +690,18 @@ class FakeLLM:
         self, reply: BrokenStreamReply, completion_id: str, model: str, include_usage: bool, generation: int
     ) -> AsyncIterator[bytes]:
         created = int(time.time())
-        yield _sse(
-            _chunk(completion_id, created, model, {"role": "assistant", "content": ""}, None, include_usage)
-        )
+        yield _sse(_chunk(completion_id, created, model, {"role": "assistant", "content": ""}, None, include_usage))
         for i, token in enumerate(reply.tokens_before):
             if i and reply.token_delay:
                 await self._sleep(reply.token_delay, generation)
             yield _sse(_chunk(completion_id, created, model, {"content": token}, None, include_usage))
         if reply.mode == "invalid_json":
-            yield (
-                b'data: {"id": "'
-                + completion_id.encode()
-                + b'", "object": "chat.completion.chunk", "choi\n\n'
-            )
+            yield (b'data: {"id": "' + completion_id.encode() + b'", "object": "chat.completion.chunk", "choi\n\n')
             return
         await asyncio.sleep(0.05)  # let the chunks above reach the client before the connection drops
         raise _AbortConnection("scripted broken stream")
 
-    async def _broken_body(
-        self, reply: BrokenStreamReply, completion_id: str, model: str
-    ) -> AsyncIterator[bytes]:
+    async def _broken_body(self, reply: BrokenStreamReply, completion_id: str, model: str) -> AsyncIterator[bytes]:
         full = json.dumps(_completion(completion_id, model, TextReply("".join(reply.tokens_before)), 0))
         yield full[: len(full) // 2].encode()
         if reply.mode == "invalid_json":
@@ -748,9 +723,7 @@ class FakeLLM:
             text = " ".join(str(t) for t in item) if isinstance(item, list) else str(item)
             total += max(1, _count_tokens(text))
             vector = hashed_embedding(text, dim)
-            embedding: Any = (
-                base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode() if as_base64 else vector
-            )
+            embedding: Any = base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode() if as_base64 else vector
             data.append({"object": "embedding", "index": i, "embedding": embedding})
         model = str(body.get("model") or "scripted-embedding")
         return JSONResponse(
