@@ -81,9 +81,9 @@ bench: install-dev
 # The three eval suites in the default (extractive) mode; third-party data is read from ../shared/data.
 DATA ?= ../shared/data
 eval: install-dev
-	$(BIN)/newsrag eval samples --out runs/samples
-	$(BIN)/newsrag eval multihop --data $(DATA)/multihop-rag --out runs/multihop
-	$(BIN)/newsrag eval rgb --data $(DATA)/rgb --out runs/rgb
+	$(BIN)/newsrag eval samples --baseline --out runs/samples
+	$(BIN)/newsrag eval multihop --baseline --data $(DATA)/multihop-rag --out runs/multihop
+	$(BIN)/newsrag eval rgb --baseline --data $(DATA)/rgb --out runs/rgb
 
 clean:
 	rm -rf $(VENV) .newsrag .pytest_cache .mypy_cache .ruff_cache
