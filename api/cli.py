@@ -181,7 +181,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         k=args.k,
     )
     runtime = open_runtime(settings)
-    answer = make_qa(runtime).ask(query)
+    qa = make_qa(runtime)
+    answer = qa.ask(query)
+    qa.close()
     runtime.close()
     if args.json:
         print(answer.model_dump_json(indent=2))

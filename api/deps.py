@@ -65,6 +65,7 @@ class Services:
     def close(self) -> None:
         with self._lock:
             if self._qa is not None:
+                self._qa.close()
                 self._qa.runtime.close()
                 self._qa = None
 

@@ -411,6 +411,9 @@ def run_suite(
             )
             if baseline is not None:
                 baseline.close()
+            close = getattr(qa, "close", None)
+            if callable(close):
+                close()
         finally:
             runtime.close()
     overall = aggregate(records)

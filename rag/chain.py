@@ -69,6 +69,10 @@ class NewsQA:
     def mode(self) -> str:
         return self.answerer.mode
 
+    def close(self) -> None:
+        """Stop the retriever's worker threads; the runtime belongs to whoever opened it."""
+        self.retriever.close()
+
     def retrieve(self, query: Query, k: int | None = None) -> list[Hit]:
         return self.retriever.retrieve(query, k).hits
 

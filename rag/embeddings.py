@@ -38,13 +38,16 @@ def bundled_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, loaded on first use so cheap commands stay cheap."""
 
-    def __init__(self, model_dir: Path, name: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self, model_dir: Path, name: str, batch_size: int = 64, device: str = "cpu", torch_threads: int | None = None
+    ) -> None:
         if not (model_dir / "config.json").exists():
             raise ConfigError(f"no sentence-transformers model in {model_dir}")
         self.model_dir = model_dir
         self.name = name
         self.batch_size = batch_size
         self.device = device
+        self.torch_threads = torch_threads
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -67,6 +70,10 @@ class SentenceTransformerEmbedder:
                     from transformers.utils import logging as hf_logging
 
                     hf_logging.disable_progress_bar()
+                    if self.torch_threads:
+                        import torch
+
+                        torch.set_num_threads(self.torch_threads)
                     self._model = SentenceTransformer(str(self.model_dir), device=self.device)
         return self._model
 
@@ -153,7 +160,11 @@ def make_embedder(settings: Settings) -> Embedder:
     spec = settings.embedder.strip()
     if spec == "local":
         return SentenceTransformerEmbedder(
-            bundled_model_path(), "local:all-MiniLM-L6-v2", settings.embed_batch_size, settings.embed_device
+            bundled_model_path(),
+            "local:all-MiniLM-L6-v2",
+            settings.embed_batch_size,
+            settings.embed_device,
+            settings.effective_torch_threads,
         )
     if spec.startswith("openai:"):
         model = spec.split(":", 1)[1]
@@ -163,7 +174,11 @@ def make_embedder(settings: Settings) -> Embedder:
     path = Path(spec).expanduser()
     if path.is_dir():
         return SentenceTransformerEmbedder(
-            path, f"st:{path.resolve().name}", settings.embed_batch_size, settings.embed_device
+            path,
+            f"st:{path.resolve().name}",
+            settings.embed_batch_size,
+            settings.embed_device,
+            settings.effective_torch_threads,
         )
     raise ConfigError(f"unknown embedder {spec!r}: use 'local', a sentence-transformers folder, or 'openai:<model>'")
 

@@ -9,7 +9,9 @@ less, and mostly decide among candidates dense retrieval already likes.
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -74,6 +76,20 @@ class Retriever:
         self.settings = settings
         self.weights = weights or FusionWeights()
         self._outlets: dict[str, re.Pattern[str]] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    def _background(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsrag-keyword")
+            return self._executor
+
+    def close(self) -> None:
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     # ---------- reading the question ----------
     def refresh_outlets(self) -> None:
@@ -136,15 +152,21 @@ class Retriever:
         keyword_rank: dict[str, int] = {}
         similarity: dict[str, float] = {}
 
+        # The keyword search (SQLite, which releases the GIL) runs while the question is embedded.
+        keyword = (
+            self._background().submit(self.store.catalog.keyword_search, plan.text, plan.flt, pool)
+            if mode != "dense"
+            else None
+        )
         vector = self.embedder.embed_query(plan.text) if mode != "keyword" else None
         if vector is not None:
             for rank, match in enumerate(self.store.vectors.query(vector, plan.flt, pool)):
                 scores[match.chunk_id] += w.dense / (RRF_K + rank + 1)
                 dense_rank[match.chunk_id] = rank + 1
                 similarity[match.chunk_id] = match.similarity
-        if mode != "dense":
+        if keyword is not None:
             keyword_weight = w.keyword if mode == "hybrid" else 1.0
-            for rank, (chunk_id, _score) in enumerate(self.store.catalog.keyword_search(plan.text, plan.flt, pool)):
+            for rank, (chunk_id, _score) in enumerate(keyword.result()):
                 scores[chunk_id] += keyword_weight / (RRF_K + rank + 1)
                 keyword_rank[chunk_id] = rank + 1
         if mode == "hybrid" and len(plan.outlets) > 0 and not plan.flt.sources:

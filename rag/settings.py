@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(64, ge=1, le=4096)
     embed_device: str = "cpu"
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Threads torch uses within one operation (process-wide). Unset: 1 when answers come from "
+        "an LLM (the work before the first token is one short question, which embeds no faster on more "
+        "threads, and the keyword search runs beside it), else torch's default of all cores (extractive "
+        "answers embed dozens of sentences per question).",
+    )
 
     # --- chunking and validation ---
     chunk_size: int = Field(200, ge=32, le=8192, description="Maximum tokens per chunk, title included.")
@@ -87,6 +96,13 @@ class Settings(BaseSettings):
         if self.answerer == "auto":
             return bool(self.llm_model)
         return self.answerer == "openai"
+
+    @property
+    def effective_torch_threads(self) -> int | None:
+        """None leaves torch's own default."""
+        if self.torch_threads is not None:
+            return self.torch_threads
+        return 1 if self.use_llm else None
 
 
 def prepare_environment() -> None:
