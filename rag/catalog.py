@@ -264,21 +264,28 @@ class Catalog:
                 (alias_id, article_id, content_hash),
             )
             if url:
-                row = conn.execute("SELECT url, alt_urls FROM articles WHERE id=?", (article_id,)).fetchone()
-                urls = set(json.loads(row["alt_urls"]))
-                if url != row["url"]:
-                    urls.add(url)
-                conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id))
+                self._edit_alt_urls(conn, article_id, add=url)
 
     def _drop_alias(self, conn: sqlite3.Connection, alias_id: str, url: str | None) -> None:
         row = conn.execute("SELECT article_id FROM aliases WHERE alias_id=?", (alias_id,)).fetchone()
         if row is None:
             return
         conn.execute("DELETE FROM aliases WHERE alias_id=?", (alias_id,))
-        kept = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (row["article_id"],)).fetchone()
-        if kept is not None and url:
-            urls = [u for u in json.loads(kept["alt_urls"]) if u != url]
-            conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(urls), row["article_id"]))
+        if url:
+            self._edit_alt_urls(conn, row["article_id"], remove=url)
+
+    def _edit_alt_urls(
+        self, conn: sqlite3.Connection, article_id: str, add: str | None = None, remove: str | None = None
+    ) -> None:
+        """Add or remove one of an article's other URLs (never its own)."""
+        row = conn.execute("SELECT url, alt_urls FROM articles WHERE id=?", (article_id,)).fetchone()
+        if row is None:
+            return
+        urls = set(json.loads(row["alt_urls"]))
+        if add and add != row["url"]:
+            urls.add(add)
+        urls.discard(remove or "")
+        conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id))
 
     def _delete_chunks(self, conn: sqlite3.Connection, article_id: str) -> None:
         rows = conn.execute("SELECT rowid FROM chunks WHERE article_id=?", (article_id,)).fetchall()
