@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.models import Citation, Hit
+from rag.sentences import SentenceRef, chunk_sentences
 from rag.text import sentence_spans
 
 # [1] [1, 2] [1-3] [Source 1] [sources: 1, 2] [^1] [S1] [doc 2] 【1】 (1) (Source 2)
@@ -110,22 +111,6 @@ def content_words(text: str) -> set[str]:
 def lexical_overlap(claim: str, sentence: str) -> float:
     words = content_words(claim)
     return len(words & content_words(sentence)) / len(words) if words else 0.0
-
-
-@dataclass(frozen=True)
-class SentenceRef:
-    hit_index: int  # 0-based into hits
-    start: int  # absolute offsets into the article body
-    end: int
-    text: str
-
-
-def chunk_sentences(hits: Sequence[Hit]) -> list[SentenceRef]:
-    refs: list[SentenceRef] = []
-    for i, hit in enumerate(hits):
-        for s, e in sentence_spans(hit.text):
-            refs.append(SentenceRef(i, hit.start + s, hit.start + e, hit.text[s:e]))
-    return refs
 
 
 class SupportScorer:

@@ -55,6 +55,7 @@ class Retrieval:
     hits: list[Hit]
     plan: QueryPlan
     candidates: int  # how many distinct chunks were considered before the cut
+    query_vector: np.ndarray | None = None  # the question's embedding, reused by the answer path
 
 
 def _outlet_pattern(name: str) -> re.Pattern[str]:
@@ -173,12 +174,12 @@ class Retriever:
             self._outlet_passes(plan, vector, scores, similarity)
 
         if not scores:
-            return Retrieval([], plan, 0)
+            return Retrieval([], plan, 0, vector)
         hits = self._hydrate(scores, dense_rank, keyword_rank, similarity)
         if mode == "hybrid":
             hits = self._apply_date_cues(hits, plan)
         hits.sort(key=lambda h: h.score, reverse=True)
-        return Retrieval(self._diversify(hits, k), plan, len(hits))
+        return Retrieval(self._diversify(hits, k), plan, len(hits), vector)
 
     def _outlet_passes(
         self,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import numpy as np
+
 from rag.models import ChatTurn, Hit, RefusalReason
 
 
@@ -16,6 +18,7 @@ class AnswerContext:
     hits: Sequence[Hit]
     as_of: datetime
     recency: bool = False
+    query_vector: np.ndarray | None = None  # from retrieval, so answering need not embed the question again
 
 
 @dataclass(frozen=True)

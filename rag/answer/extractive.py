@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer.base import AnswerContext, Draft, words_as_tokens
-from rag.citations import SentenceRef, chunk_sentences, content_words, lexical_overlap
+from rag.citations import content_words, lexical_overlap
 from rag.conflicts import Reported, asks_for_figure, describe, disagreement, main_figure
 from rag.embeddings import Embedder
 from rag.models import ChatTurn
+from rag.sentences import SentenceRef, chunk_sentences
 
 # Calibrated for MiniLM with this blend on hand-checked questions over samples/ and on the eval
 # suites (evals/RESULTS.md): a sentence this strong answers on its own; a weaker one (down to
