@@ -110,7 +110,9 @@ class SourceRef(Frozen):
 
 
 RefusalReason = Literal[
-    "no_relevant_sources",
+    "no_relevant_sources",  # nothing retrieved is on the question's topic
+    "not_in_sources",  # on topic, but no sentence holds what the question asks for
+    "not_yet_reportable",  # the question is about a time after as_of
     "no_sources_in_date_range",
     "sources_conflict",
     "empty_store",
@@ -118,10 +120,20 @@ RefusalReason = Literal[
 ]
 
 
+class ShortAnswer(Frozen):
+    """The answer itself ("$13 billion", "Thrive Capital"): verbatim inside the quote of citation `citation`."""
+
+    text: str = Field(min_length=1)
+    citation: int = Field(ge=1, description="The citation number (n) whose quote holds `text` verbatim.")
+
+
 class Answer(Frozen):
     question: str
     standalone_question: str | None = None
     answer: str
+    short_answer: ShortAnswer | None = Field(
+        None, description="The span that answers, verbatim from a cited quote; null for free and yes/no questions."
+    )
     citations: tuple[Citation, ...] = ()
     refused: bool = False
     refusal_reason: RefusalReason | None = None

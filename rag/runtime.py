@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from rag.embeddings import Embedder, make_embedder
+from rag.embeddings import CachingEmbedder, Embedder, make_embedder
+from rag.sentences import EmbeddedSentences, SentenceVectors
 from rag.settings import Settings
 from rag.store import Store, make_store
 
@@ -14,6 +15,11 @@ class Runtime:
     settings: Settings
     embedder: Embedder
     store: Store
+    # The vectors of retrieved chunks' sentences, which the answerers and citation checks score.
+    sentences: SentenceVectors = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sentences = EmbeddedSentences(CachingEmbedder(self.embedder))
 
     def close(self) -> None:
         self.store.close()

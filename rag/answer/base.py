@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.models import ChatTurn, Hit, RefusalReason
+from rag.models import ChatTurn, Hit, RefusalReason, ShortAnswer
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Draft:
     refused: bool = False
     refusal_reason: RefusalReason | None = None
     conflicts: tuple[str, ...] = ()
+    # The answering span; `citation` is the hit's 1-based marker, renumbered with the citations.
+    short_answer: ShortAnswer | None = None
 
 
 class Answerer(Protocol):
