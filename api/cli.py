@@ -10,10 +10,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError, InvalidInput, NewsragError
 from rag.settings import Settings, prepare_environment
+
+if TYPE_CHECKING:
+    from rag.models import Answer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -146,23 +149,11 @@ def cmd_articles_delete(args: argparse.Namespace) -> int:
 
 
 # ---------- ask ----------
-def format_answer(answer: Any) -> str:
-    lines = [answer.answer]
-    if answer.refused:
-        lines.append(f"\n(refused: {answer.refusal_reason})")
-    if answer.citations:
-        lines.append("\nSources:")
-        for c in answer.citations:
-            when = c.published_at.strftime("%Y-%m-%d") if c.published_at else "undated"
-            flag = "" if c.supported else "  (weak support)"
-            lines.append(f"[{c.n}] {c.title} — {c.source or 'unknown outlet'}, {when}, {c.url or c.article_id}{flag}")
-            lines.append(f"    “{c.quote}”")
-    elif answer.refused and answer.sources:
-        lines.append("\nClosest sources:")
-        for s in answer.sources[:3]:
-            when = s.published_at.strftime("%Y-%m-%d") if s.published_at else "undated"
-            lines.append(f"- {s.title} — {s.source or 'unknown outlet'}, {when}")
-    return "\n".join(lines)
+def format_answer(answer: Answer) -> str:
+    from api.render import render
+
+    text = render(answer, quotes=True)
+    return text + (f"\n\n(refused: {answer.refusal_reason})" if answer.refused else "")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

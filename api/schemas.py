@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from rag.dates import parse_bound
 from rag.errors import InvalidInput
-from rag.models import Answer, Article, ChatTurn, Query
+from rag.models import Article, ChatTurn, Citation, Query, RefusalReason
 from rag.settings import Settings
 
 MAX_HISTORY_TURNS = 50
@@ -166,63 +166,8 @@ def ask_query(request: AskRequest, settings: Settings) -> Query:
 
 
 # --------------------------------------------------------------------------------------- answers
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The number of the `[n]` marker in the answer text (1..number of citations).")
-    article_id: str = Field(description="Id of the cited article (GET /v1/articles/{id}).")
-    chunk_id: str = Field(description="Id of the retrieved passage the quote comes from.")
-    title: str = Field(description="Headline of the cited article.")
-    source: str | None = Field(None, description="The outlet that published it.")
-    url: str | None = Field(None, description="Link to the article.")
-    published_at: datetime | None = Field(None, description="When it was published (ISO 8601, with zone).")
-    quote: str = Field(description="The sentence that best supports the claim, verbatim from the article.")
-    start: int = Field(description="Offset of the quote in the article body: body[start:end] == quote.")
-    end: int = Field(description="End offset of the quote in the article body (exclusive).")
-    supported: bool = Field(
-        True, description="False when the best sentence of the cited source supports the claim only weakly."
-    )
-    support_score: float = Field(0.0, description="How well the quote supports the claim (0-1).")
-
-
-class SourceOut(BaseModel):
-    article_id: str = Field(description="Id of the retrieved article.")
-    chunk_id: str = Field(description="Id of the retrieved passage.")
-    title: str = Field(description="Headline.")
-    source: str | None = Field(None, description="Outlet.")
-    url: str | None = Field(None, description="Link to the article.")
-    published_at: datetime | None = Field(None, description="Publication time.")
-    score: float = Field(0.0, description="Retrieval score (fused rank score; higher is better).")
-
-
-class AnswerOut(BaseModel):
-    question: str = Field(description="The question as asked.")
-    standalone_question: str | None = Field(
-        None, description="The follow-up rewritten as a standalone question (only when history was given)."
-    )
-    answer: str = Field(description="The answer, with `[n]` markers pointing into `citations`; for a refusal, why not.")
-    citations: list[CitationOut] = Field(
-        default_factory=list, description="One entry per marker number, in order 1..n, each verified."
-    )
-    refused: bool = Field(False, description="True when the articles do not answer the question.")
-    refusal_reason: str | None = Field(
-        None,
-        description="Why it refused: no_relevant_sources, no_sources_in_date_range, sources_conflict, "
-        "empty_store or model_declined.",
-    )
-    sources: list[SourceOut] = Field(
-        default_factory=list,
-        description="What retrieval found (cited or not); for a refusal, the closest articles found.",
-    )
-    conflicts: list[str] = Field(default_factory=list, description="Where the sources disagree, who said what.")
-    newest_source_at: datetime | None = Field(None, description="Publication time of the newest cited source.")
-    mode: str = Field("extractive", description="Which answerer wrote it: 'extractive' or 'openai'.")
-    removed_markers: int = Field(0, description="Citation markers removed because they named no retrieved source.")
-    timings_ms: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")
-
-    @classmethod
-    def of(cls, answer: Answer) -> AnswerOut:
-        return cls.model_validate(answer.model_dump())
+# Answers are served as the core models themselves (rag.models.Answer, Citation, SourceRef): one
+# declaration, so the HTTP contract cannot drift from what the chain returns.
 
 
 # -------------------------------------------------------------------------------------- articles
@@ -416,11 +361,11 @@ class ChatCompletion(BaseModel):
     model: str = Field(description="'newsrag'.")
     choices: list[Choice] = Field(description="One choice.")
     usage: Usage = Field(description="Approximate token counts.")
-    citations: list[CitationOut] = Field(
+    citations: list[Citation] = Field(
         description="newsrag extension: the verified citations, numbered as the markers in the content."
     )
     refused: bool = Field(False, description="newsrag extension: True when the articles do not answer.")
-    refusal_reason: str | None = Field(None, description="newsrag extension: why it refused.")
+    refusal_reason: RefusalReason | None = Field(None, description="newsrag extension: why it refused.")
 
 
 class ModelCard(BaseModel):

@@ -1,8 +1,9 @@
 """The question-answering chain: condense → retrieve → answer → verify citations.
 
-Composed from langchain-core runnables (`NewsQA.as_runnable()`), and also exposed as plain methods:
-`ask(query) -> Answer` and `stream(query) -> Iterator[StreamEvent]`. Every answer, from either
-answerer, passes through the same verification before anyone sees it.
+`NewsQA.ask(query) -> Answer` and `NewsQA.stream(query) -> Iterator[StreamEvent]` are the whole product
+path; the API and the CLI call them. Every answer, from either answerer, passes through the same
+verification before anyone sees it. Notes for people (how old the newest source is, the short answer's
+line) are rendered from the Answer's fields at the edges, never written into the text here.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-
-from langchain_core.runnables import Runnable, RunnableLambda
+from typing import Any
 
 from rag.answer.base import AnswerContext, Answerer, Draft
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.citations import SupportScorer, verify
-from rag.dates import describe_age
+from rag.citations import StreamMarkers, SupportScorer, Verified, verify
 from rag.embeddings import CachingEmbedder, Embedder
 from rag.models import (
     Answer,
@@ -24,6 +23,8 @@ from rag.models import (
     DoneEvent,
     Hit,
     Query,
+    RefusalReason,
+    ShortAnswer,
     SourceRef,
     SourcesEvent,
     StreamEvent,
@@ -31,6 +32,9 @@ from rag.models import (
 )
 from rag.retrieve import Retrieval, Retriever
 from rag.runtime import Runtime
+
+NO_ANSWER = "I could not find an answer to this question in the articles I have."
+NO_SOURCED_ANSWER = "I could not find a sourced answer to this question."
 
 
 def make_answerer(runtime: Runtime, embedder: Embedder | None = None) -> Answerer:
@@ -43,18 +47,7 @@ def make_answerer(runtime: Runtime, embedder: Embedder | None = None) -> Answere
 
 
 def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
-    return tuple(
-        SourceRef(
-            article_id=h.article_id,
-            chunk_id=h.chunk_id,
-            title=h.title,
-            source=h.source,
-            url=h.url,
-            published_at=h.published_at,
-            score=round(h.score, 6),
-        )
-        for h in hits
-    )
+    return tuple(SourceRef.of(h) for h in hits)
 
 
 class NewsQA:
@@ -98,110 +91,116 @@ class NewsQA:
         hits = retrieval.hits
         yield SourcesEvent(sources=_refs(hits))
 
-        base = {
-            "question": query.question,
-            "standalone_question": standalone if query.history else None,
-            "sources": _refs(hits),
-            "mode": self.answerer.mode,
-        }
+        base = _Base(query, standalone, _refs(hits), self.answerer.mode, as_of)
         if not hits:
-            answer = Answer(**{**base, **self._no_hits(retrieval, query)}, timings_ms=timings)
+            answer = self._no_hits(base, retrieval, query)
             yield DoneEvent(answer=answer.model_copy(update={"timings_ms": {**timings, "total": _ms(started)}}))
             return
 
         mark = time.perf_counter()
         draft: Draft | None = None
         context = AnswerContext(standalone, hits, as_of, recency=retrieval.plan.cues.recency)
+        markers = StreamMarkers(len(hits))  # tokens carry the numbers the final citations will have
         for piece in self.answerer.run(context):
             if isinstance(piece, Draft):
                 draft = piece
-            else:
-                yield TokenEvent(text=piece)
+            elif text := markers.feed(piece):
+                yield TokenEvent(text=text)
+        if tail := markers.flush():
+            yield TokenEvent(text=tail)
         assert draft is not None, "answerer ended without a draft"
         timings["answer"] = _ms(mark)
 
         mark = time.perf_counter()
-        answer = self._finish(query, base, draft, hits, as_of, retrieval)
+        answer = self._finish(base, draft, hits, retrieval, query, markers.order)
         timings["verify"] = _ms(mark)
         for citation in answer.citations:
             yield CitationEvent(citation=citation)
         timings["total"] = _ms(started)
         yield DoneEvent(answer=answer.model_copy(update={"timings_ms": timings}))
 
-    def _no_hits(self, retrieval: Retrieval, query: Query) -> dict:
+    def _no_hits(self, base: _Base, retrieval: Retrieval, query: Query, searched: bool = False) -> Answer:
         """Why nothing was found: an empty store, a date window with nothing in it, or no match at all;
-        in the date case the closest sources outside the window are still listed."""
+        in the date case the closest sources outside the window are still listed. `searched`: articles
+        inside the window were found but did not answer."""
         if self.runtime.store.catalog.count() == 0:
-            return {
-                "answer": "No articles have been ingested yet.",
-                "refused": True,
-                "refusal_reason": "empty_store",
-            }
+            return base.refusal("No articles have been ingested yet.", "empty_store")
         flt = retrieval.plan.flt
         if flt.since_ts is not None or flt.until_ts is not None:
             wider = Query(question=retrieval.plan.text, sources=query.sources, article_ids=query.article_ids)
             closest = self.retriever.retrieve(wider, 3, date_cues_on=False).hits
             window = _describe_window(flt.since_ts, flt.until_ts)
-            return {
-                "answer": f"No articles were published {window}.",
-                "refused": True,
-                "refusal_reason": "no_sources_in_date_range",
-                "sources": _refs(closest),
-            }
-        return {
-            "answer": "No articles match this question.",
-            "refused": True,
-            "refusal_reason": "no_relevant_sources",
-        }
+            subject = "No articles I have were" if searched else "No articles were"
+            return base.refusal(f"{subject} published {window}.", "no_sources_in_date_range", _refs(closest))
+        return base.refusal("No articles match this question.", "no_relevant_sources")
 
     def _finish(
-        self, query: Query, base: dict, draft: Draft, hits: list[Hit], as_of: datetime, retrieval: Retrieval
+        self, base: _Base, draft: Draft, hits: list[Hit], retrieval: Retrieval, query: Query, shown: list[int]
     ) -> Answer:
         flt = retrieval.plan.flt
-        if draft.refused and (flt.since_ts is not None or flt.until_ts is not None):
+        in_window = flt.since_ts is not None or flt.until_ts is not None
+        if draft.refused and in_window and draft.refusal_reason != "not_yet_reportable":
             # Nothing inside the window answers: say so, and show what lies outside it.
-            outside = self._no_hits(retrieval, query)
-            if outside["refusal_reason"] == "no_sources_in_date_range":
-                outside["answer"] = outside["answer"].replace("No articles were", "No articles I have were")
-                return Answer(**{**base, **outside})
+            outside = self._no_hits(base, retrieval, query, searched=True)
+            if outside.refusal_reason == "no_sources_in_date_range":
+                return outside
         if draft.refused:
             closest = ", ".join(
                 f"{h.source or h.title} ({h.published_at:%Y-%m-%d})" if h.published_at else (h.source or h.title)
                 for h in hits[:3]
             )
-            text = "I could not find an answer to this question in the articles I have."
+            text = draft.text.strip() or NO_ANSWER
             if closest:
                 text += f" The closest articles were: {closest}."
-            return Answer(**base, answer=text, refused=True, refusal_reason=draft.refusal_reason)
-        verified = verify(draft.text, hits, self.scorer)
+            return base.refusal(text, draft.refusal_reason or "no_relevant_sources")
+        verified = verify(draft.text, hits, self.scorer, shown=shown)
         if not verified.citations:
             # Nothing the answer says could be tied to a retrieved source: do not present it as grounded.
-            return Answer(
-                **base,
-                answer="I could not find a sourced answer to this question.",
-                refused=True,
-                refusal_reason="no_relevant_sources",
-                removed_markers=verified.removed,
-            )
+            return base.refusal(NO_SOURCED_ANSWER, "no_relevant_sources", removed_markers=verified.removed)
         dated = [c.published_at for c in verified.citations if c.published_at]
-        newest = max(dated) if dated else None
-        text = verified.text
-        if newest is not None:
-            age = describe_age(newest, as_of)
-            text += f"\n\n(Newest source cited: {newest:%Y-%m-%d}, {age} before {as_of:%Y-%m-%d}.)"
-        return Answer(
-            **base,
-            answer=text,
+        return base.answer(
+            answer=verified.text,
+            short_answer=_short_answer(draft, verified, hits),
             citations=verified.citations,
             conflicts=draft.conflicts,
-            newest_source_at=newest,
+            newest_source_at=max(dated) if dated else None,
             removed_markers=verified.removed,
         )
 
-    def as_runnable(self) -> Runnable:
-        """The whole pipeline as one LangChain runnable (`invoke(Query) -> Answer`), for callers that
-        compose runnables; the LLM step inside it is itself prompt | ChatOpenAI | parser."""
-        return RunnableLambda(self.ask, name="newsrag")
+
+class _Base:
+    """What every answer to one query shares, so each outcome states only what is its own."""
+
+    def __init__(
+        self, query: Query, standalone: str, sources: tuple[SourceRef, ...], mode: str, as_of: datetime
+    ) -> None:
+        self.fields: dict[str, Any] = {
+            "question": query.question,
+            "standalone_question": standalone if query.history else None,
+            "sources": sources,
+            "mode": mode,
+            "as_of": as_of,
+        }
+
+    def answer(self, **fields: Any) -> Answer:
+        return Answer(**{**self.fields, **fields})
+
+    def refusal(
+        self, text: str, reason: RefusalReason, sources: tuple[SourceRef, ...] | None = None, removed_markers: int = 0
+    ) -> Answer:
+        extra = {} if sources is None else {"sources": sources}
+        return self.answer(answer=text, refused=True, refusal_reason=reason, removed_markers=removed_markers, **extra)
+
+
+def _short_answer(draft: Draft, verified: Verified, hits: list[Hit]) -> ShortAnswer | None:
+    """The draft's short answer, numbered as its citation now is; dropped unless verbatim in that quote."""
+    if draft.short_answer is None or not 1 <= draft.short_answer.citation <= len(hits):
+        return None
+    chunk_id = hits[draft.short_answer.citation - 1].chunk_id
+    for citation in verified.citations:
+        if citation.chunk_id == chunk_id and draft.short_answer.text in citation.quote:
+            return ShortAnswer(text=draft.short_answer.text, citation=citation.n)
+    return None
 
 
 def _describe_window(since_ts: int | None, until_ts: int | None) -> str:

@@ -73,9 +73,12 @@ def normalise_markers(text: str, n_sources: int) -> Normalised:
     return Normalised(out, removed)
 
 
-def renumber(text: str) -> tuple[str, list[int]]:
-    """Markers renumbered 1..m in order of first appearance; returns the old number of each new one."""
-    order: list[int] = []
+def renumber(text: str, shown: Sequence[int] = ()) -> tuple[str, list[int]]:
+    """Markers renumbered 1..m in order of first appearance; returns the old number of each new one.
+
+    `shown`: old numbers a reader has already seen numbered 1, 2, ... (a stream): they keep those numbers.
+    """
+    order: list[int] = list(dict.fromkeys(shown))
     for m in CANONICAL.finditer(text):
         n = int(m.group(1))
         if n not in order:
@@ -136,8 +139,19 @@ class Verified:
     unsupported: int
 
 
-def verify(answer_text: str, hits: Sequence[Hit], scorer: SupportScorer, auto_cite: bool = True) -> Verified:
-    """Normalise, renumber and ground every citation of an answer in the retrieved hits."""
+def verify(
+    answer_text: str,
+    hits: Sequence[Hit],
+    scorer: SupportScorer,
+    auto_cite: bool = True,
+    shown: Sequence[int] = (),
+) -> Verified:
+    """Normalise, renumber and ground every citation of an answer in the retrieved hits.
+
+    `shown`: hit numbers (1-based) in the order a stream already showed them to the reader as 1, 2, ...;
+    each keeps its number and gets a citation, a real quote from its passage, even where the final text
+    no longer carries its marker (then it is flagged unsupported).
+    """
     normalised = normalise_markers(answer_text, len(hits))
     text = normalised.text
     sentences = chunk_sentences(hits)
@@ -147,7 +161,7 @@ def verify(answer_text: str, hits: Sequence[Hit], scorer: SupportScorer, auto_ci
         text = _cite_unmarked(text, claim_list, scores, sentences)
         claim_list = claims(text)
         scores = scorer.matrix([c for c, _ in claim_list], [s.text for s in sentences])
-    text, order = renumber(text)
+    text, order = renumber(text, [n for n in shown if 1 <= n <= len(hits)])
     citations: list[Citation] = []
     unsupported = 0
     for new_n, old_n in enumerate(order, start=1):
@@ -168,20 +182,7 @@ def verify(answer_text: str, hits: Sequence[Hit], scorer: SupportScorer, auto_ci
         supported = best_score >= SUPPORT_THRESHOLD
         unsupported += not supported
         citations.append(
-            Citation(
-                n=new_n,
-                article_id=hit.article_id,
-                chunk_id=hit.chunk_id,
-                title=hit.title,
-                source=hit.source,
-                url=hit.url,
-                published_at=hit.published_at,
-                quote=quote,
-                start=quote_start,
-                end=quote_end,
-                supported=supported,
-                support_score=round(best_score, 4),
-            )
+            Citation.of(hit, new_n, quote, quote_start, quote_end, round(best_score, 4), supported)
         )
     return Verified(text, tuple(citations), normalised.removed, unsupported)
 
@@ -201,3 +202,47 @@ def _cite_unmarked(
                 end = position + len(claim.rstrip(".!?\"'”’"))
                 text = text[:end] + marker + text[end:]
     return text
+
+
+class StreamMarkers:
+    """Rewrites citation markers in streamed text as it arrives: the answerer's numbers (retrieved passage i)
+    become the reader's (1, 2, 3 in order of first use); numbers that name no passage are dropped. A piece
+    that may end inside a marker ("... [1") is held back until the marker closes. `order` goes to `verify`
+    as `shown`, so the final citations carry the numbers the reader saw."""
+
+    HOLD = 40  # longest marker we wait for
+
+    def __init__(self, n_sources: int) -> None:
+        self.n_sources = n_sources
+        self.order: list[int] = []  # passage numbers, in order of first use
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        cut = len(text)
+        for opener, closer in (("[", "]"), ("(", ")"), ("【", "】")):
+            i = text.rfind(opener)
+            if i >= 0 and closer not in text[i:] and len(text) - i <= self.HOLD:
+                cut = min(cut, i)
+        self._pending = text[cut:]
+        return self._rewrite(text[:cut])
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._rewrite(text)
+
+    def _rewrite(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            spec = next(g for g in match.group("a", "b", "c", "d") if g is not None)
+            out: list[int] = []
+            for n in _numbers(spec):
+                if not 1 <= n <= self.n_sources:
+                    continue
+                if n not in self.order:
+                    self.order.append(n)
+                shown = self.order.index(n) + 1
+                if shown not in out:
+                    out.append(shown)
+            return "".join(f"[{n}]" for n in out)
+
+        return MARKER.sub(replace, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -63,50 +63,84 @@ class Chunk(Frozen):
     embed_text: str = Field(description="What the embedder sees: the title line, then the text.")
 
 
-class Hit(Frozen):
+class SourceIdentity(Frozen):
+    """Which passage of which article: the fields every hit, citation and listed source carries."""
+
+    article_id: str = Field(description="Id of the article (GET /v1/articles/{id}).")
+    chunk_id: str = Field(description="Id of the retrieved passage.")
+    title: str = Field(description="Headline of the article.")
+    source: str | None = Field(None, description="The outlet that published it.")
+    url: str | None = Field(None, description="Link to the article, as the publisher gave it.")
+    published_at: datetime | None = Field(None, description="When it was published (ISO 8601, with zone).")
+
+    def identity(self) -> dict[str, object]:
+        """The identity fields alone, to build another kind of source from this one."""
+        return {name: getattr(self, name) for name in SourceIdentity.model_fields}
+
+
+class Hit(SourceIdentity):
     """A retrieved chunk with everything a citation needs."""
 
-    chunk_id: str
-    article_id: str
     index: int
     start: int
     end: int
     text: str
-    title: str
-    source: str | None = None
-    url: str | None = None
-    published_at: datetime | None = None
     score: float = 0.0
     similarity: float | None = Field(None, description="Cosine similarity to the question, if dense.")
     dense_rank: int | None = None
     keyword_rank: int | None = None
 
+    @classmethod
+    def of(cls, article: Article, chunk_id: str, index: int, start: int, end: int, **ranking: Any) -> Hit:
+        """A passage of a stored article: its text is the body at start:end, as every citation's is."""
+        return cls(
+            article_id=article.id,
+            chunk_id=chunk_id,
+            title=article.title,
+            source=article.source,
+            url=article.url,
+            published_at=article.published_at,
+            index=index,
+            start=start,
+            end=end,
+            text=article.body[start:end],
+            **ranking,
+        )
 
-class Citation(Frozen):
-    n: int = Field(ge=1)
-    article_id: str
-    chunk_id: str
-    title: str
-    source: str | None = None
-    url: str | None = None
-    published_at: datetime | None = None
-    quote: str = Field(description="Verbatim text of the article body at start:end.")
-    start: int
-    end: int
-    supported: bool = True
-    support_score: float = 0.0
+
+class Citation(SourceIdentity):
+    n: int = Field(ge=1, description="The number of the `[n]` marker in the answer text (1..number of citations).")
+    quote: str = Field(description="The sentence that best supports the claim, verbatim: body[start:end] == quote.")
+    start: int = Field(description="Offset of the quote in the article body.")
+    end: int = Field(description="End offset of the quote in the article body (exclusive).")
+    supported: bool = Field(
+        True, description="False when the best sentence of the cited source supports the claim only weakly."
+    )
+    support_score: float = Field(0.0, description="How well the quote supports the claim (0-1).")
+
+    @classmethod
+    def of(
+        cls, hit: SourceIdentity, n: int, quote: str, start: int, end: int, support_score: float, supported: bool
+    ) -> Citation:
+        return cls(
+            **hit.identity(),
+            n=n,
+            quote=quote,
+            start=start,
+            end=end,
+            supported=supported,
+            support_score=support_score,
+        )
 
 
-class SourceRef(Frozen):
+class SourceRef(SourceIdentity):
     """A source that was considered (retrieved), cited or not."""
 
-    article_id: str
-    chunk_id: str
-    title: str
-    source: str | None = None
-    url: str | None = None
-    published_at: datetime | None = None
-    score: float = 0.0
+    score: float = Field(0.0, description="Retrieval score (fused rank score; higher is better).")
+
+    @classmethod
+    def of(cls, hit: Hit) -> SourceRef:
+        return cls(**hit.identity(), score=round(hit.score, 6))
 
 
 RefusalReason = Literal[
@@ -123,26 +157,33 @@ RefusalReason = Literal[
 class ShortAnswer(Frozen):
     """The answer itself ("$13 billion", "Thrive Capital"): verbatim inside the quote of citation `citation`."""
 
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, description="The answering span, e.g. '$13 billion'.")
     citation: int = Field(ge=1, description="The citation number (n) whose quote holds `text` verbatim.")
 
 
 class Answer(Frozen):
-    question: str
-    standalone_question: str | None = None
-    answer: str
+    question: str = Field(description="The question as asked.")
+    standalone_question: str | None = Field(
+        None, description="The follow-up rewritten as a standalone question (only when history was given)."
+    )
+    answer: str = Field(description="The answer, with `[n]` markers pointing into `citations`; for a refusal, why not.")
     short_answer: ShortAnswer | None = Field(
         None, description="The span that answers, verbatim from a cited quote; null for free and yes/no questions."
     )
-    citations: tuple[Citation, ...] = ()
-    refused: bool = False
-    refusal_reason: RefusalReason | None = None
-    sources: tuple[SourceRef, ...] = ()
-    conflicts: tuple[str, ...] = ()
-    newest_source_at: datetime | None = None
-    mode: str = "extractive"
-    removed_markers: int = 0
-    timings_ms: dict[str, float] = Field(default_factory=dict)
+    citations: tuple[Citation, ...] = Field(
+        (), description="One entry per marker number, in order 1..n, each verified."
+    )
+    refused: bool = Field(False, description="True when the articles do not answer the question.")
+    refusal_reason: RefusalReason | None = Field(None, description="Why it refused.")
+    sources: tuple[SourceRef, ...] = Field(
+        (), description="What retrieval found (cited or not); for a refusal, the closest articles found."
+    )
+    conflicts: tuple[str, ...] = Field((), description="Where the sources disagree, who said what.")
+    newest_source_at: datetime | None = Field(None, description="Publication time of the newest cited source.")
+    as_of: datetime | None = Field(None, description="The moment the answer was given for (now, unless asked).")
+    mode: str = Field("extractive", description="Which answerer wrote it: 'extractive' or 'openai'.")
+    removed_markers: int = Field(0, description="Citation markers removed because they named no retrieved source.")
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")
 
 
 class IngestFailure(Frozen):

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_qa, iterate_off_loop, require_reader, services
 from api.errors import describe, log
-from api.schemas import ERRORS, AnswerOut, AskRequest, ask_query
+from api.schemas import ERRORS, AskRequest, ask_query
 from rag.chain import NewsQA
 from rag.models import Answer, CitationEvent, DoneEvent, SourcesEvent, StreamEvent, TokenEvent
 
@@ -27,15 +27,15 @@ def record_answer(request: Request, answer: Answer) -> None:
 
 @router.post(
     "/v1/ask",
-    response_model=AnswerOut,
+    response_model=Answer,
     summary="Answer a question with verified citations",
     responses=ERRORS,
 )
-async def ask(body: AskRequest, request: Request, qa: NewsQA = Depends(get_qa)) -> AnswerOut:
+async def ask(body: AskRequest, request: Request, qa: NewsQA = Depends(get_qa)) -> Answer:
     query = ask_query(body, services(request).settings)
     answer = await run_in_threadpool(qa.ask, query)
     record_answer(request, answer)
-    return AnswerOut.of(answer)
+    return answer
 
 
 def sse(event: str, data: Any) -> bytes:

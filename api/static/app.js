@@ -8,6 +8,8 @@ let busy = false;
 
 const REASONS = {
   no_relevant_sources: "no article answers this question",
+  not_in_sources: "the articles on this topic do not say",
+  not_yet_reportable: "it asks about a time no article can report on yet",
   no_sources_in_date_range: "no article in the chosen date range answers it",
   sources_conflict: "the sources contradict each other",
   empty_store: "no articles have been ingested yet",
@@ -85,6 +87,20 @@ function renderAnswer(container, text, citations, turnId) {
       container.appendChild(document.createTextNode(part));
     }
   }
+}
+
+// "Newest source cited: 2025-09-12, 3 days before 2025-09-15", from the answer's fields.
+function newestNote(answer) {
+  if (!answer.newest_source_at || !answer.as_of) return "";
+  const newest = new Date(answer.newest_source_at);
+  const asOf = new Date(answer.as_of);
+  const days = Math.max(0, Math.floor((asOf - newest) / 86400000));
+  let age;
+  if (days < 1) age = "less than a day";
+  else if (days < 60) age = `${days} day${days === 1 ? "" : "s"}`;
+  else if (days < 730) age = `${Math.floor(days / 30)} months`;
+  else age = `${Math.floor(days / 365)} years`;
+  return `Newest source cited: ${day(answer.newest_source_at)}, ${age} before ${day(answer.as_of)}.`;
 }
 
 function renderFootnotes(list, citations, turnId) {
@@ -169,6 +185,8 @@ async function ask(question) {
   const text = node.querySelector(".text");
   const refusal = node.querySelector(".refusal");
   const footnotes = node.querySelector(".footnotes");
+  const short = node.querySelector(".short");
+  const note = node.querySelector(".note");
   const closest = node.querySelector(".closest");
   $("conversation").appendChild(node);
   node.scrollIntoView({ behavior: "smooth", block: "end" });
@@ -218,8 +236,18 @@ async function ask(question) {
           refusal.classList.remove("hidden");
           renderClosest(closest, answer.sources || []);
         } else {
+          if (answer.short_answer) {
+            const { text: span, citation } = answer.short_answer;
+            renderAnswer(short, `${span} [${citation}]`, answer.citations, turnId);
+            short.classList.remove("hidden");
+          }
           renderAnswer(text, answer.answer, answer.citations, turnId);
           renderFootnotes(footnotes, answer.citations, turnId);
+          const age = newestNote(answer);
+          if (age) {
+            note.textContent = age;
+            note.classList.remove("hidden");
+          }
         }
         turns.push({ role: "user", content: question });
         turns.push({ role: "assistant", content: answer.answer });

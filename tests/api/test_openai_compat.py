@@ -9,7 +9,6 @@ import httpx
 import openai
 import pytest
 
-from api.routes.chat import LiveMarkers
 from tests.api.conftest import MICROSOFT
 
 pytestmark = pytest.mark.integration
@@ -110,11 +109,3 @@ def test_filters_as_extra_body(oai: openai.OpenAI) -> None:
     )
     citations = completion.model_extra["citations"]  # type: ignore[index]
     assert citations and {c["source"] for c in citations} == {"Tech Times"}
-
-
-def test_live_markers_renumber_as_streamed() -> None:
-    live = LiveMarkers(n_sources=3)
-    pieces = ["Microsoft invested", " $13 billion [", "3]. It added", " [1, 9] more", " (Source 3)."]
-    out = "".join(live.feed(p) for p in pieces) + live.flush()
-    assert out == "Microsoft invested $13 billion [1]. It added [2] more [1]."
-    assert live.order == [3, 1] and live.removed == 1

@@ -37,21 +37,7 @@ class FakeQA:
         hits = []
         for mt in matches:
             c, a = chunks[mt.chunk_id], articles[mt.article_id]
-            hits.append(
-                Hit(
-                    chunk_id=c.chunk_id,
-                    article_id=a.id,
-                    index=c.index,
-                    start=c.start,
-                    end=c.end,
-                    text=a.body[c.start : c.end],
-                    title=a.title,
-                    source=a.source,
-                    url=a.url,
-                    published_at=a.published_at,
-                    score=mt.similarity,
-                )
-            )
+            hits.append(Hit.of(a, c.chunk_id, c.index, c.start, c.end, score=mt.similarity))
         return hits
 
     def ask(self, query: Query) -> Answer:
@@ -59,18 +45,7 @@ class FakeQA:
         if self.fail_on and self.fail_on in query.question:
             raise RuntimeError("scripted failure")
         hits = self.retrieve(query, 4)
-        sources = tuple(
-            SourceRef(
-                article_id=h.article_id,
-                chunk_id=h.chunk_id,
-                title=h.title,
-                source=h.source,
-                url=h.url,
-                published_at=h.published_at,
-                score=h.score,
-            )
-            for h in hits
-        )
+        sources = tuple(SourceRef.of(h) for h in hits)
         timings = {"retrieve": 1.0, "answer": 1.0, "total": 2.0}
         if not hits or hits[0].score < self.refuse_below or (self.refuse and self.refuse(query)):
             return Answer(
@@ -85,18 +60,7 @@ class FakeQA:
         start, end = next((s + best.start, e + best.start) for s, e in sentence_spans(best.text))
         body = self.runtime.store.catalog.get(best.article_id).body
         quote = body[start:end] + (" (edited)" if self.corrupt_quotes else "")
-        citation = Citation(
-            n=1,
-            article_id=best.article_id,
-            chunk_id=best.chunk_id,
-            title=best.title,
-            source=best.source,
-            url=best.url,
-            published_at=best.published_at,
-            quote=quote,
-            start=start,
-            end=end,
-        )
+        citation = Citation.of(best, 1, quote, start, end, support_score=1.0, supported=True)
         return Answer(
             question=query.question,
             answer=f"{body[start:end]} [1]",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from api.render import render
 from ingest.loaders.base import LoadedItem
 from ingest.pipeline import ingest
 from ingest.validate import RawArticle, validate
@@ -78,7 +79,8 @@ def test_conflicting_figures_are_reported_with_outlets_and_dates(extractive_qa: 
 def test_answer_says_how_recent_its_newest_source_is(extractive_qa: NewsQA) -> None:
     answer = extractive_qa.ask(Query(question=MICROSOFT, as_of=datetime(2025, 11, 1, tzinfo=UTC)))
     assert answer.newest_source_at is not None
-    assert f"Newest source cited: {answer.newest_source_at:%Y-%m-%d}" in answer.answer
+    assert answer.as_of == datetime(2025, 11, 1, tzinfo=UTC)
+    assert f"Newest source cited: {answer.newest_source_at:%Y-%m-%d}" in render(answer)
 
 
 def test_unanswerable_question_is_refused_with_reason_and_closest_sources(extractive_qa: NewsQA) -> None:
