@@ -181,9 +181,7 @@ def verify(
             quote_start, quote_end, quote = ref.start, ref.end, ref.text
         supported = best_score >= SUPPORT_THRESHOLD
         unsupported += not supported
-        citations.append(
-            Citation.of(hit, new_n, quote, quote_start, quote_end, round(best_score, 4), supported)
-        )
+        citations.append(Citation.of(hit, new_n, quote, quote_start, quote_end, round(best_score, 4), supported))
     return Verified(text, tuple(citations), normalised.removed, unsupported)
 
 

@@ -38,7 +38,10 @@ def test_short_answer_leads_then_text_age_and_sources() -> None:
     assert lines[0] == "$13 billion [1]"
     assert lines[2] == ANSWER.answer
     assert "(Newest source cited: 2025-09-12, 3 days before 2025-09-15.)" in lines
-    assert lines[-2:] == ["Sources:", "[1] OpenAI, Microsoft sign deal — Tech Times, 2025-09-12, https://example.com/deal/"]
+    assert lines[-2:] == [
+        "Sources:",
+        "[1] OpenAI, Microsoft sign deal — Tech Times, 2025-09-12, https://example.com/deal/",
+    ]
 
 
 def test_cli_adds_the_quotes_and_weak_flags() -> None:
