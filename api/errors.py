@@ -98,8 +98,36 @@ def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     return error_body("invalid_input", message, field)
 
 
-def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> JSONResponse:
+# OpenAI's clients and chat UIs read errors on these paths in OpenAI's own shape.
+OPENAI_PATHS = ("/v1/chat/", "/v1/models")
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """`{"error": {message, type, param, code}}`: invalid input is a 400 there, an unknown model a 404
+    `model_not_found`, a failure upstream a `server_error` with our own type as its code."""
+    error = body["error"]
+    status = 400 if status == 422 else status
+    code = {404: "model_not_found", 401: "invalid_api_key"}.get(status, error["type"])
+    type_ = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return status, {"error": {"message": error["message"], "type": type_, "param": error.get("field"), "code": code}}
+
+
+def describe_for(path: str, exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """`describe`, in OpenAI's shape on the OpenAI-compatible paths."""
     status, body = describe(exc)
+    return openai_error(status, body) if path.startswith(OPENAI_PATHS) else (status, body)
+
+
+def error_response(exc: BaseException, headers: dict[str, str] | None = None, path: str = "") -> JSONResponse:
+    status, body = describe_for(path, exc)
     if isinstance(exc, Unauthorized):
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     if isinstance(exc, StarletteHTTPException) and exc.headers:
@@ -118,7 +146,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
             log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, exc.type, exc.message)
         else:
             log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_response(exc)
+    return error_response(exc, path=request.url.path)
 
 
 def install(app: FastAPI) -> None:

@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["*"],  # browser SDKs send their own (x-stainless-*): the preflight echoes them
             max_age=600,
         )
     app.add_middleware(MetricsMiddleware, metrics=svc.metrics)

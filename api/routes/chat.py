@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_qa, iterate_off_loop, require_reader, services
-from api.errors import describe, log
+from api.errors import describe_for, log
 from api.render import render, strip_rendered, tail
 from api.routes.ask import SSE_HEADERS, first_and_rest, record_answer
 from api.schemas import (
@@ -192,9 +192,9 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
                         yield f"data: {json.dumps(payload)}\n\n".encode()
             yield b"data: [DONE]\n\n"
         except Exception as exc:  # after the status line: an OpenAI-style error event, then the end
-            _, error = describe(exc)
+            _, error = describe_for(request.url.path, exc)
             services(request).metrics.count_error(exc)
-            if error["error"]["type"] == "internal_error":
+            if error["error"]["code"] == "internal_error":
                 log.error("stream of /v1/chat/completions failed", exc_info=exc)
             yield f"data: {json.dumps(error)}\n\n".encode()
 

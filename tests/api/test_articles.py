@@ -177,10 +177,12 @@ def test_cors(tmp_path: Path, embedder: Embedder) -> None:
             headers={
                 "Origin": "https://chat.example",
                 "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type",
+                "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os,x-stainless-retry-count",
             },
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://chat.example"
+        allowed = {h.strip() for h in preflight.headers["access-control-allow-headers"].lower().split(",")}
+        assert {"authorization", "content-type", "x-stainless-os", "x-stainless-retry-count"} <= allowed
         other = c.get("/v1/models", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers

@@ -91,14 +91,23 @@ def test_chat_history_is_used_for_follow_ups(oai: openai.OpenAI) -> None:
     assert "Eagles" in (follow.choices[0].message.content or "")
 
 
-def test_chat_errors(oai: openai.OpenAI, sample_api: str) -> None:
-    with pytest.raises(openai.NotFoundError):
+def test_chat_errors_in_openai_shape(oai: openai.OpenAI, sample_api: str) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
         oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": MICROSOFT}])
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    assert missing.value.code == "model_not_found" and missing.value.type == "invalid_request_error"
+    with pytest.raises(openai.NotFoundError) as unknown:
+        oai.models.retrieve("gpt-4o")
+    assert unknown.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(model="newsrag", messages=[{"role": "system", "content": "only a system"}])
-    assert info.value.body["field"] == "messages"  # type: ignore[index]
+    assert info.value.param == "messages" and info.value.type == "invalid_request_error"
     response = httpx.post(f"{sample_api}/v1/chat/completions", json={"model": "newsrag", "messages": []})
-    assert response.status_code == 422 and response.json()["error"]["field"] == "messages"
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    assert response.json()["error"]["param"] == "messages"
+    # The newsrag endpoints keep their own shape.
+    ask = httpx.post(f"{sample_api}/v1/ask", json={"question": ""})
+    assert ask.status_code == 422 and ask.json()["error"]["type"] == "invalid_input"
 
 
 def test_filters_as_extra_body(oai: openai.OpenAI) -> None:
