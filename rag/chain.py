@@ -32,6 +32,7 @@ from rag.models import (
 )
 from rag.retrieve import Retrieval, Retriever
 from rag.runtime import Runtime
+from rag.side_tasks import SideTask, reply
 
 NO_ANSWER = "I could not find an answer to this question in the articles I have."
 NO_SOURCED_ANSWER = "I could not find a sourced answer to this question."
@@ -65,6 +66,10 @@ class NewsQA:
     def close(self) -> None:
         """Stop the retriever's worker threads; the runtime belongs to whoever opened it."""
         self.retriever.close()
+
+    def side_reply(self, task: SideTask) -> str:
+        """A chat UI's housekeeping prompt (a title, tags): answered briefly, with no news search."""
+        return reply(task, getattr(self.answerer, "complete", None))
 
     def retrieve(self, query: Query, k: int | None = None) -> list[Hit]:
         return self.retriever.retrieve(query, k).hits

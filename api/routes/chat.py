@@ -39,6 +39,7 @@ from rag.chain import NewsQA
 from rag.errors import InvalidInput, NotFound
 from rag.models import ChatTurn, DoneEvent, Query, TokenEvent
 from rag.settings import Settings
+from rag.side_tasks import SideTask, detect
 
 router = APIRouter(tags=["openai"], dependencies=[Depends(require_reader)])
 
@@ -69,6 +70,42 @@ def query_of(body: ChatRequest, settings: Settings) -> Query:
         body.k,
         question_field=f"messages.{last_user}.content",
     )
+
+
+def side_task_of(body: ChatRequest) -> SideTask | None:
+    """A chat UI's title/tags/follow-up prompt in the last user message (the model id must still be ours)."""
+    if body.model != MODEL_ID:
+        return None
+    last = next((m for m in reversed(body.messages) if m.role == "user"), None)
+    return detect(last.text()) if last is not None else None
+
+
+def side_reply(text: str, completion_id: str, created: int, prompt_tokens: int, stream: bool) -> Any:
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": _words(text),
+        "total_tokens": prompt_tokens + _words(text),
+    }
+    if not stream:
+        return ChatCompletion(
+            id=completion_id,
+            created=created,
+            model=MODEL_ID,
+            choices=[{"message": {"content": text}}],
+            usage=usage,
+            citations=[],
+        )
+
+    def event(delta: dict[str, Any], finish: str | None) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID}
+        return f"data: {json.dumps({**payload, 'choices': [choice]}, ensure_ascii=False)}\n\n"
+
+    async def events() -> AsyncIterator[bytes]:
+        for part in (event({"role": "assistant", "content": text}, None), event({}, "stop"), "data: [DONE]\n\n"):
+            yield part.encode()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _words(text: str) -> int:
@@ -107,10 +144,14 @@ async def get_model(model_id: str) -> ModelCard:
     },
 )
 async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Depends(get_qa)) -> Any:
-    query = query_of(body, services(request).settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     prompt_tokens = sum(_words(m.text()) for m in body.messages)
+    task = side_task_of(body)
+    if task is not None:
+        text = await run_in_threadpool(qa.side_reply, task)
+        return side_reply(text, completion_id, created, prompt_tokens, bool(body.stream))
+    query = query_of(body, services(request).settings)
     if not body.stream:
         answer = await run_in_threadpool(qa.ask, query)
         record_answer(request, answer)

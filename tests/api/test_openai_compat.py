@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -118,3 +119,32 @@ def test_filters_as_extra_body(oai: openai.OpenAI) -> None:
     )
     citations = completion.model_extra["citations"]  # type: ignore[index]
     assert citations and {c["source"] for c in citations} == {"Tech Times"}
+
+
+def _answers_counted(sample_api: str) -> float:
+    text = httpx.get(f"{sample_api}/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("newsrag_answers_total"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_ui_title_request_is_answered_without_a_news_search(
+    oai: openai.OpenAI, sample_api: str, stream: bool
+) -> None:
+    history = "\n".join(f"USER: {MICROSOFT}" if i % 2 == 0 else "ASSISTANT: $13 billion [1]" for i in range(400))
+    prompt = (
+        "### Task:\nGenerate a concise, 3-5 word title for the chat.\n### Output:\n"
+        'JSON format: { "title": "your concise title here" }\n'
+        f"### Chat History:\n<chat_history>\n{history}\n</chat_history>"
+    )
+    before = _answers_counted(sample_api)
+    messages = [{"role": "user", "content": prompt}]
+    if stream:
+        chunks = list(oai.chat.completions.create(model="newsrag", messages=messages, stream=True))  # type: ignore[arg-type]
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    else:
+        completion = oai.chat.completions.create(model="newsrag", messages=messages)  # type: ignore[arg-type]
+        content = completion.choices[0].message.content or ""
+        assert completion.model_extra["citations"] == []  # type: ignore[index]
+    assert json.loads(content) == {"title": "Microsoft Invested in OpenAI"}
+    assert _answers_counted(sample_api) == before, "no answer (and no retrieval) was made for it"
