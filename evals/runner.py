@@ -28,7 +28,7 @@ from evals import metrics as m
 from evals.suites.model import REPO_ROOT, Suite, SuiteItem
 from rag.catalog import ArticleFilter
 from rag.models import Answer, Hit, Query
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 ARTICLE_DEPTH = 10  # retrieval metrics look at the top 10 distinct articles
 RETRIEVAL_KS = (1, 4, 10)
@@ -75,7 +75,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
 
 
 def eval_settings(data_dir: Path, overrides: dict[str, Any]) -> Settings:
-    return Settings(data_dir=data_dir, chroma_url=None, collection="newsrag-eval", **overrides)
+    return load_settings(data_dir=data_dir, chroma_url=None, collection="newsrag-eval", **overrides)
 
 
 def git_commit() -> dict[str, Any]:
