@@ -1,7 +1,9 @@
-"""The one error family. Every failure a user can cause or meet is a NewsragError subclass.
+"""The service's error family: every failure a user can cause or meet while ingesting, asking or serving
+is a NewsragError subclass. (The eval harness's own usage errors, EvalError and SuiteError in evals/, are
+plain ValueErrors that `newsrag eval` reports itself.)
 
-The API maps these to HTTP status codes in exactly one place (api/main.py); the CLI maps them to
-exit codes. Nothing else needs to know how an error is shown.
+The API maps these to HTTP status codes in exactly one place (api/errors.py); the CLI (`main` in
+api/cli.py and evals/cli.py) maps them to exit codes. Nothing else needs to know how an error is shown.
 """
 
 from __future__ import annotations
