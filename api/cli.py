@@ -12,10 +12,8 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from rag.errors import ConfigError, InvalidInput, NewsragError
+from rag.errors import EXIT_FAILED, EXIT_OK, ConfigError, run_command
 from rag.settings import Settings, load_settings, prepare_environment
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _version() -> str:
@@ -300,15 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
-    except (ConfigError, InvalidInput) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except NewsragError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+        return run_command(lambda: args.func(args))
     except BrokenPipeError:  # `newsrag ... | head`
         return EXIT_OK
 

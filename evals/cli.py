@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_command
+
 if TYPE_CHECKING:
     from evals.records import EvalReport
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 USAGE = "SUITE | compare RUN_A RUN_B"
 
 
@@ -190,7 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry: `python -m evals.cli eval samples` (or without the leading `eval`)."""
-    from rag.errors import ConfigError, InvalidInput, NewsragError
     from rag.settings import prepare_environment
 
     prepare_environment()
@@ -198,16 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in ("eval", "-h", "--help"):
         argv = ["eval", *argv]
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (ConfigError, InvalidInput) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except NewsragError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    return run_command(lambda: args.func(args))
 
 
 if __name__ == "__main__":

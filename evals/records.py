@@ -9,17 +9,27 @@ question asked only for retrieval has no `answer` key, one whose answer raised h
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from evals import metrics as m
-from rag.models import Answer
+from rag.models import Answer, Hit, IngestReport
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+Timestamp = Annotated[str | None, BeforeValidator(_iso)]  # report.json writes times as isoformat()
 
 
 class Record(BaseModel):
-    # extra="ignore": reports written by other versions still load for comparisons.
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # extra="ignore": reports written by other versions still load for comparisons; from_attributes: a
+    # record of a core model (a hit, a citation) reads the fields they share by name.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", from_attributes=True)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -75,8 +85,12 @@ class RetrievedArticle(Record):
     article_id: str
     url: str | None
     source: str | None
-    published_at: str | None
-    score: float
+    published_at: Timestamp
+    score: Annotated[float, BeforeValidator(lambda score: round(score, 5))]
+
+    @classmethod
+    def of(cls, hit: Hit) -> RetrievedArticle:
+        return cls.model_validate(hit)
 
 
 class BaselineResult(Record):
@@ -93,53 +107,32 @@ class CitationRecord(Record):
     chunk_id: str
     source: str | None
     url: str | None
-    published_at: str | None
+    published_at: Timestamp
     quote: str
     start: int
     end: int
     supported: bool
 
 
+def _article_ids(sources: Any) -> Any:
+    return tuple(getattr(s, "article_id", s) for s in sources)
+
+
 class AnswerRecord(Record):
-    text: str
+    text: str = Field(validation_alias=AliasChoices("text", "answer"))  # `answer` on the core's Answer
     refused: bool
     refusal_reason: str | None
     standalone_question: str | None
     conflicts: tuple[str, ...]
     mode: str
     removed_markers: int
-    newest_source_at: str | None
+    newest_source_at: Timestamp
     citations: tuple[CitationRecord, ...]
-    sources: tuple[str, ...]
+    sources: Annotated[tuple[str, ...], BeforeValidator(_article_ids)] = Field(description="Article ids.")
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerRecord:
-        return cls(
-            text=answer.answer,
-            refused=answer.refused,
-            refusal_reason=answer.refusal_reason,
-            standalone_question=answer.standalone_question,
-            conflicts=tuple(answer.conflicts),
-            mode=answer.mode,
-            removed_markers=answer.removed_markers,
-            newest_source_at=answer.newest_source_at.isoformat() if answer.newest_source_at else None,
-            citations=tuple(
-                CitationRecord(
-                    n=c.n,
-                    article_id=c.article_id,
-                    chunk_id=c.chunk_id,
-                    source=c.source,
-                    url=c.url,
-                    published_at=c.published_at.isoformat() if c.published_at else None,
-                    quote=c.quote,
-                    start=c.start,
-                    end=c.end,
-                    supported=c.supported,
-                )
-                for c in answer.citations
-            ),
-            sources=tuple(s.article_id for s in answer.sources),
-        )
+        return cls.model_validate(answer)
 
 
 class Scores(Record):
@@ -255,6 +248,10 @@ class RefusalMetrics(Record):
     tn: int
     false_refusal_rate: float | None
 
+    @classmethod
+    def of(cls, scores: m.RefusalScores, false_refusal_rate: float | None) -> RefusalMetrics:
+        return cls(**asdict(scores), false_refusal_rate=false_refusal_rate)
+
 
 class CitationMetrics(Record):
     validity: float | None
@@ -314,9 +311,13 @@ class RunInfo(Record):
 class IngestInfo(Record):
     added: int
     duplicates: int
-    failed: int
+    failed: Annotated[int, BeforeValidator(lambda failed: len(failed) if isinstance(failed, tuple) else failed)]
     chunks: int
     seconds: float
+
+    @classmethod
+    def of(cls, report: IngestReport) -> IngestInfo:
+        return cls.model_validate(report)
 
 
 class EvalReport(Record):

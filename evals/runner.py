@@ -308,16 +308,7 @@ def _answer_metrics(plain: Sequence[QuestionRecord]) -> AnswerMetrics:
 
 def _refusal_metrics(plain: Sequence[QuestionRecord]) -> RefusalMetrics:
     scores = m.refusal_scores((r.item.answer_type == "refusal", r.refused) for r in plain)
-    return RefusalMetrics(
-        precision=scores.precision,
-        recall=scores.recall,
-        f1=scores.f1,
-        tp=scores.tp,
-        fp=scores.fp,
-        fn=scores.fn,
-        tn=scores.tn,
-        false_refusal_rate=m.mean(r.refused for r in plain if r.item.answer_type != "refusal"),
-    )
+    return RefusalMetrics.of(scores, m.mean(r.refused for r in plain if r.item.answer_type != "refusal"))
 
 
 def _citation_metrics(answered: Sequence[QuestionRecord]) -> CitationMetrics:
@@ -527,13 +518,7 @@ def _report(
             python=sys.version.split()[0],
         ),
         settings=safe_settings,
-        ingest=IngestInfo(
-            added=ingest_report.added,
-            duplicates=ingest_report.duplicates,
-            failed=len(ingest_report.failed),
-            chunks=ingest_report.chunks,
-            seconds=ingest_report.seconds,
-        ),
+        ingest=IngestInfo.of(ingest_report),
         metrics=aggregate(records),
         by_type={t: aggregate([r for r in records if r.item.question_type == t]) for t in types},
         questions=tuple(records),
@@ -612,16 +597,7 @@ def _retrieved(hits: Sequence[Hit]) -> tuple[RetrievedArticle, ...]:
     best: dict[str, Hit] = {}
     for hit in hits:
         best.setdefault(hit.article_id, hit)
-    return tuple(
-        RetrievedArticle(
-            article_id=hit.article_id,
-            url=hit.url,
-            source=hit.source,
-            published_at=hit.published_at.isoformat() if hit.published_at else None,
-            score=round(hit.score, 5),
-        )
-        for hit in list(best.values())[:ARTICLE_DEPTH]
-    )
+    return tuple(RetrievedArticle.of(hit) for hit in list(best.values())[:ARTICLE_DEPTH])
 
 
 def _baseline_result(baseline: LangChainDenseBaseline, item: SuiteItem, gold: Sequence[str]) -> BaselineResult:
