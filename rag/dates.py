@@ -82,7 +82,8 @@ def parse_bound(value: object, *, end: bool = False, field: str = "date") -> dat
     else:
         raise InvalidInput(f"{field} must be a date string, got {type(value).__name__}", field=field)
     parsed = _aware(parsed)  # a bare date or time is taken as UTC
-    if not EARLIEST_YEAR <= parsed.astimezone(UTC).year <= LATEST_YEAR:
+    in_range = EARLIEST_YEAR <= parsed.year <= LATEST_YEAR  # checked first: then astimezone cannot overflow
+    if not (in_range and EARLIEST_YEAR <= parsed.astimezone(UTC).year <= LATEST_YEAR):
         raise InvalidInput(f"{field} {value!r} is out of range: years {EARLIEST_YEAR}-{LATEST_YEAR}", field=field)
     return parsed
 

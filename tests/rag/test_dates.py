@@ -57,6 +57,8 @@ def test_nothing_is_no_bound(empty: str | None) -> None:
         ("1 Oct 2024 09:00 XYZ", "unknown time zone"),
         ("1799-12-31", "out of range: years 1800-2200"),
         ("2201", "out of range"),
+        ("0001-01-01T00:00:00+05:00", "out of range"),  # before year 1 in UTC: no OverflowError
+        ("9999-12-31T23:00:00-05:00", "out of range"),
         ([2024], "must be a date string, got list"),
         (True, "must be a date string, got bool"),
     ],
