@@ -334,3 +334,51 @@ class EvalReport(Record):
     @classmethod
     def from_json(cls, data: Any) -> EvalReport:
         return cls.model_validate(data)
+
+
+# ------------------------------------------------------------------ comparisons (compare.json)
+
+
+class RunRef(Record):
+    suite: str
+    commit: str | None
+    started_at: str | None
+    overrides: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, report: EvalReport) -> RunRef:
+        run = report.run
+        return cls(suite=report.suite.name, commit=run.commit, started_at=run.started_at, overrides=run.overrides)
+
+
+class Delta(Record):
+    metric: str
+    a: float | None
+    b: float | None
+    delta: float | None
+    better: bool | None
+
+
+class Drop(Record):
+    a: float
+    b: float
+
+
+class WorseQuestion(Record):
+    id: str
+    question: str
+    question_type: str
+    drops: dict[str, Drop]
+    answer_a: str | None
+    answer_b: str | None
+
+
+class Comparison(Record):
+    """compare.json: per-metric deltas (B - A) and the questions that got worse in B."""
+
+    a: RunRef
+    b: RunRef
+    common_questions: int
+    deltas: tuple[Delta, ...]
+    worse: tuple[WorseQuestion, ...]
+    improved_questions: int

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evals.metrics import percentile
-from evals.records import EvalReport, QuestionRecord, Record
+from evals.records import Comparison, Delta, Drop, EvalReport, QuestionRecord, RunRef, WorseQuestion
 
 # Headline metrics, in table order: (key in the flattened metrics, label).
 HEADLINE = (
@@ -382,51 +382,6 @@ def _question_signals(q: QuestionRecord) -> Iterator[tuple[str, float]]:
         yield "no_error", 0.0
     elif q.scores is not None or q.retrieval is not None:
         yield "no_error", 1.0
-
-
-class RunRef(Record):
-    suite: str
-    commit: str | None
-    started_at: str | None
-    overrides: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, report: EvalReport) -> RunRef:
-        run = report.run
-        return cls(suite=report.suite.name, commit=run.commit, started_at=run.started_at, overrides=run.overrides)
-
-
-class Delta(Record):
-    metric: str
-    a: float | None
-    b: float | None
-    delta: float | None
-    better: bool | None
-
-
-class Drop(Record):
-    a: float
-    b: float
-
-
-class WorseQuestion(Record):
-    id: str
-    question: str
-    question_type: str
-    drops: dict[str, Drop]
-    answer_a: str | None
-    answer_b: str | None
-
-
-class Comparison(Record):
-    """compare.json: per-metric deltas (B - A) and the questions that got worse in B."""
-
-    a: RunRef
-    b: RunRef
-    common_questions: int
-    deltas: tuple[Delta, ...]
-    worse: tuple[WorseQuestion, ...]
-    improved_questions: int
 
 
 def _deltas(a: EvalReport, b: EvalReport) -> list[Delta]:
