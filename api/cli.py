@@ -12,13 +12,20 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import ConfigError, InvalidInput, NewsragError
-from rag.settings import Settings, prepare_environment
+from rag.errors import EXIT_FAILED, EXIT_OK, ConfigError, run_command
+from rag.settings import Settings, load_settings, prepare_environment
 
 if TYPE_CHECKING:
     from rag.models import Answer
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsrag")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _print_json(value: Any) -> None:
@@ -29,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = args.data_dir
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 # ---------- ingest ----------
@@ -40,17 +47,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     runtime = open_runtime(settings)
-    items = load_many(args.paths, LoadOptions(max_chars=settings.max_article_chars))
-    show_bar = sys.stderr.isatty() and not args.json
-    bar_context: Any = nullcontext(None)
-    if show_bar:
-        from tqdm import tqdm
+    try:
+        items = load_many(args.paths, LoadOptions(max_chars=settings.max_article_chars))
+        show_bar = sys.stderr.isatty() and not args.json
+        bar_context: Any = nullcontext(None)
+        if show_bar:
+            from tqdm import tqdm
 
-        bar_context = tqdm(unit=" articles", desc="ingest", file=sys.stderr)
-    with bar_context as bar:
-        progress: Callable[[int], None] | None = bar.update if bar is not None else None
-        report = ingest(items, runtime.store, runtime.embedder, settings, progress)
-    runtime.close()
+            bar_context = tqdm(unit=" articles", desc="ingest", file=sys.stderr)
+        with bar_context as bar:
+            progress: Callable[[int], None] | None = bar.update if bar is not None else None
+            report = ingest(items, runtime.store, runtime.embedder, settings, progress)
+    finally:
+        runtime.close()
     summary = {
         "added": report.added,
         "updated": report.updated,
@@ -82,27 +91,30 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     runtime = open_runtime(settings)
-    catalog = runtime.store.catalog
-    oldest, newest = catalog.date_range()
-    sources = catalog.sources()
-    status: dict[str, object] = {
-        "store": {
+    try:
+        catalog = runtime.store.catalog
+        oldest, newest = catalog.date_range()
+        sources = catalog.sources()
+        store = {
             "mode": runtime.store.vectors.mode,
             "location": runtime.store.vectors.location,
             "collection": settings.collection,
             "catalog": str(catalog.path),
-        },
-        "embedder": runtime.embedder.name,
-        "articles": catalog.count(),
-        "chunks": runtime.store.vectors.count(),
-        "sources": sources,
-        "date_range": {"oldest": oldest, "newest": newest},
-    }
-    runtime.close()
+        }
+        status: dict[str, object] = {
+            "store": store,
+            "embedder": runtime.embedder.name,
+            "articles": catalog.count(),
+            "chunks": runtime.store.vectors.count(),
+            "sources": sources,
+            "date_range": {"oldest": oldest, "newest": newest},
+        }
+    finally:
+        runtime.close()
     if args.json:
         _print_json(status)
     else:
-        print(f"store      {runtime.store.vectors.mode} Chroma at {runtime.store.vectors.location}")
+        print(f"store      {store['mode']} Chroma at {store['location']}")
         print(f"collection {settings.collection}")
         print(f"embedder   {status['embedder']}")
         print(f"articles   {status['articles']}   chunks {status['chunks']}")
@@ -115,17 +127,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 # ---------- articles ----------
 def cmd_articles_list(args: argparse.Namespace) -> int:
     from rag.catalog import ArticleFilter
-    from rag.dates import parse_bound, to_ts
+    from rag.dates import DateWindow
     from rag.runtime import open_runtime
 
-    flt = ArticleFilter(
-        sources=tuple(args.source or ()),
-        since_ts=to_ts(parse_bound(args.since, field="since")),
-        until_ts=to_ts(parse_bound(args.until, end=True, field="until")),
-    )
+    window = DateWindow.parse(args.since, args.until)
+    flt = ArticleFilter(sources=tuple(args.source or ()), since_ts=window.since_ts, until_ts=window.until_ts)
     runtime = open_runtime(_settings(args))
-    articles = runtime.store.catalog.list(flt, limit=args.limit, offset=args.offset)
-    runtime.close()
+    try:
+        articles = runtime.store.catalog.list(flt, limit=args.limit, offset=args.offset)
+    finally:
+        runtime.close()
     if args.json:
         _print_json([a.model_dump(mode="json", exclude={"body"}) for a in articles])
         return EXIT_OK
@@ -139,8 +150,10 @@ def cmd_articles_delete(args: argparse.Namespace) -> int:
     from rag.runtime import open_runtime
 
     runtime = open_runtime(_settings(args))
-    deleted = runtime.store.delete(args.id)
-    runtime.close()
+    try:
+        deleted = runtime.store.delete(args.id)
+    finally:
+        runtime.close()
     if not deleted:
         print(f"error: no article with id {args.id}", file=sys.stderr)
         return EXIT_FAILED
@@ -158,24 +171,29 @@ def format_answer(answer: Answer) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.chain import make_qa
-    from rag.dates import parse_bound
+    from rag.dates import DateWindow, parse_bound
     from rag.models import Query
     from rag.runtime import open_runtime
 
     settings = _settings(args)
+    window = DateWindow.parse(args.since, args.until)
     query = Query(
         question=args.question,
         sources=tuple(args.source or ()),
-        since=parse_bound(args.since, field="since"),
-        until=parse_bound(args.until, end=True, field="until"),
+        since=window.since,
+        until=window.until,
         as_of=parse_bound(args.as_of, end=True, field="as_of"),
         k=args.k,
     )
     runtime = open_runtime(settings)
-    qa = make_qa(runtime)
-    answer = qa.ask(query)
-    qa.close()
-    runtime.close()
+    try:
+        qa = make_qa(runtime)
+        try:
+            answer = qa.ask(query)
+        finally:
+            qa.close()
+    finally:
+        runtime.close()
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
@@ -191,7 +209,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if getattr(args, "data_dir", None):
         os.environ["NEWSRAG_DATA_DIR"] = str(args.data_dir)  # worker processes build Settings from env
-    settings = Settings()
+    settings = load_settings()
     if args.workers > 1 and not settings.chroma_url:
         raise ConfigError("--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process")
     print(f"newsrag serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
@@ -216,6 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsrag", description="Cited answers over news articles.")
+    parser.add_argument("--version", action="version", version=f"newsrag {_version()}")
     parser.add_argument("--data-dir", help="data folder (default: NEWSRAG_DATA_DIR or ./.newsrag)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -270,15 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
-    except (ConfigError, InvalidInput) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except NewsragError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+        return run_command(lambda: args.func(args))
     except BrokenPipeError:  # `newsrag ... | head`
         return EXIT_OK
 

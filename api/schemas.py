@@ -6,12 +6,12 @@ the core's `Query`; a problem becomes InvalidInput naming the field, which the o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from rag.dates import parse_bound
+from rag.dates import DateWindow, parse_bound
 from rag.errors import InvalidInput
 from rag.models import Article, ChatTurn, Citation, Query, RefusalReason
 from rag.settings import Settings
@@ -94,24 +94,6 @@ class AskRequest(Strict):
     )
 
 
-_MIN_YEAR, _MAX_YEAR = 1900, 2200
-
-
-def parse_date(value: str | None, field: str, *, end: bool = False) -> datetime | None:
-    """A date bound from a request, or InvalidInput naming the field."""
-    if value is None or not value.strip():
-        return None
-    try:
-        parsed = parse_bound(value, end=end, field=field)
-    except InvalidInput:
-        raise
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise InvalidInput(f"cannot parse {field} {value!r}; use YYYY-MM-DD or ISO 8601", field=field) from exc
-    if parsed is not None and not _MIN_YEAR <= parsed.astimezone(UTC).year <= _MAX_YEAR:
-        raise InvalidInput(f"{field} must lie between {_MIN_YEAR} and {_MAX_YEAR}", field=field)
-    return parsed
-
-
 def check_question(question: str, settings: Settings, field: str = "question") -> str:
     if not question.strip():
         raise InvalidInput("the question is empty", field=field)
@@ -140,18 +122,15 @@ def make_query(
     question_field: str = "question",
 ) -> Query:
     filters = filters or Filters()
-    since = parse_date(filters.since, "filters.since")
-    until = parse_date(filters.until, "filters.until", end=True)
-    if since and until and since > until:
-        raise InvalidInput("filters.since is after filters.until", field="filters.since")
+    window = DateWindow.parse(filters.since, filters.until, since_field="filters.since", until_field="filters.until")
     try:
         return Query(
             question=check_question(question, settings, question_field),
             history=tuple(history or ()),
             sources=tuple(s.strip() for s in filters.sources if s.strip()),
-            since=since,
-            until=until,
-            as_of=parse_date(as_of, "as_of", end=True),
+            since=window.since,
+            until=window.until,
+            as_of=parse_bound(as_of, end=True, field="as_of"),
             k=check_k(k, settings),
         )
     except ValidationError as exc:  # the core's own bounds (defence in depth)

@@ -320,7 +320,7 @@ def first_token_chat(client: httpx.Client, base: str, question: str) -> float:
 
 
 def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
-    from tests.support.fake_llm import FakeLLM, TextReply, split_tokens
+    from testkit.scripted_llm import FakeLLM, TextReply, split_tokens
 
     reply = "The project will cost $120 million [1] and take four years to build [1]."
     fake = FakeLLM(default_reply=TextReply(reply, split_tokens(reply))).start()

@@ -12,11 +12,16 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evals.metrics import dedupe
 from evals.suites.model import SuiteItem
 from rag.catalog import ArticleFilter
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+    from rag.runtime import Runtime
 
 CHUNKS_PER_QUERY = 60  # enough chunks to see 10 distinct articles without a per-article cap
 ADD_BATCH = 512
@@ -40,11 +45,11 @@ def where_filter(item: SuiteItem) -> dict[str, Any] | None:
 
 @dataclass
 class LangChainDenseBaseline:
-    store: Any  # langchain_chroma.Chroma
+    store: Chroma
     chunks: int
 
     @classmethod
-    def build(cls, runtime: Any, folder: Path) -> LangChainDenseBaseline:
+    def build(cls, runtime: Runtime, folder: Path) -> LangChainDenseBaseline:
         try:
             from langchain_chroma import Chroma
             from langchain_huggingface import HuggingFaceEmbeddings

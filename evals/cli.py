@@ -18,9 +18,12 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from rag.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_command
+
+if TYPE_CHECKING:
+    from evals.records import EvalReport
 USAGE = "SUITE | compare RUN_A RUN_B"
 
 
@@ -75,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from evals.report import fmt, write_report
+    from evals.report import write_report
     from evals.runner import EvalError, RunOptions, parse_overrides, run_suite
     from evals.suites import SuiteError, load_suite
 
@@ -110,42 +113,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     out = Path(args.out) if args.out else _default_out(name)
     paths = write_report(report, out)
-    metrics = report["metrics"]
+    metrics = report.metrics
     if args.json:
-        print(json.dumps({"out": str(out), "metrics": metrics}, indent=2, default=str))
+        print(json.dumps({"out": str(out), "metrics": metrics.to_json()}, indent=2, default=str))
     else:
-        r = metrics["retrieval"]
-        print(f"{report['suite']['name']}: {metrics['n']} questions in {report['run']['seconds']} s -> {out}")
-        if r.get("n"):
-            print(
-                f"  retrieval (n={r['n']}): Hits@4 {fmt(r['hits@4'])}  Recall@10 {fmt(r['recall@10'])}  "
-                f"MRR@10 {fmt(r['mrr@10'])}  nDCG@10 {fmt(r['ndcg@10'])}"
-            )
-        if "baseline_retrieval" in metrics:
-            b = metrics["baseline_retrieval"]
-            print(
-                f"  langchain dense baseline: Hits@4 {fmt(b['hits@4'])}  Recall@10 {fmt(b['recall@10'])}  "
-                f"MRR@10 {fmt(b['mrr@10'])}"
-            )
-        if "answers" in metrics:
-            a, rf, c = metrics["answers"], metrics["refusals"], metrics["citations"]
-            lat = metrics["latency_ms"]["total"]
-            print(
-                f"  answers: accuracy {fmt(a['accuracy'])}  EM {fmt(a['exact_match'])}  "
-                f"contains {fmt(a['contains'])}"
-                f"  refusal F1 {fmt(rf['f1'])}  citation validity {fmt(c['validity'])}  "
-                f"latency p50 {fmt(lat.get('p50'), 1)} ms p95 {fmt(lat.get('p95'), 1)} ms"
-            )
-        print(f"  report: {paths['md']}")
+        _print_summary(report, out, paths["md"])
     failed = False
-    if metrics.get("errors"):
-        print(f"error: {metrics['errors']} questions raised an exception (see report.json)", file=sys.stderr)
+    if metrics.errors:
+        print(f"error: {metrics.errors} questions raised an exception (see report.json)", file=sys.stderr)
         failed = True
-    validity = metrics.get("citations", {}).get("validity")
+    validity = metrics.citations.validity if metrics.citations else None
     if validity is not None and validity < 1.0:
         print(f"BUG: citation validity {validity:.3f} < 1.0 (see report.md)", file=sys.stderr)
         failed = failed or args.strict
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_summary(report: EvalReport, out: Path, markdown: Path) -> None:
+    from evals.report import fmt
+
+    metrics = report.metrics
+    r = metrics.retrieval
+    print(f"{report.suite.name}: {metrics.n} questions in {report.run.seconds} s -> {out}")
+    if r.n:
+        print(
+            f"  retrieval (n={r.n}): Hits@4 {fmt(r.hits_4)}  Recall@10 {fmt(r.recall_10)}  "
+            f"MRR@10 {fmt(r.mrr_10)}  nDCG@10 {fmt(r.ndcg_10)}"
+        )
+    if (b := metrics.baseline_retrieval) is not None:
+        print(
+            f"  langchain dense baseline: Hits@4 {fmt(b.hits_4)}  Recall@10 {fmt(b.recall_10)}  MRR@10 {fmt(b.mrr_10)}"
+        )
+    a, rf, c, lat = metrics.answers, metrics.refusals, metrics.citations, metrics.latency_ms.total
+    if a is not None and rf is not None and c is not None and lat is not None:
+        print(
+            f"  answers: accuracy {fmt(a.accuracy)}  EM {fmt(a.exact_match)}  "
+            f"contains {fmt(a.contains)}"
+            f"  refusal F1 {fmt(rf.f1)}  citation validity {fmt(c.validity)}  "
+            f"latency p50 {fmt(lat.p50, 1)} ms p95 {fmt(lat.p95, 1)} ms"
+        )
+    print(f"  report: {markdown}")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -161,13 +168,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = compare(a, b)
     text = render_compare(result)
+    as_json = json.dumps(result.to_json(), indent=2, default=str)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        (out / "compare.json").write_text(as_json + "\n", encoding="utf-8")
         (out / "compare.md").write_text(text, encoding="utf-8")
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(as_json)
     else:
         print(text, end="")
     return EXIT_OK
@@ -182,7 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry: `python -m evals.cli eval samples` (or without the leading `eval`)."""
-    from rag.errors import ConfigError, InvalidInput, NewsragError
     from rag.settings import prepare_environment
 
     prepare_environment()
@@ -190,16 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in ("eval", "-h", "--help"):
         argv = ["eval", *argv]
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (ConfigError, InvalidInput) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except NewsragError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    return run_command(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ no verdict (None), so a poor model lowers the coverage of the judge, never the s
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evals.metrics import strip_markers
 from evals.suites.model import SuiteItem
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 PROMPT = """You grade answers to questions about news articles.
 Question: {question}
@@ -24,7 +27,13 @@ REFUSAL_EXPECTED = "The question cannot be answered from the articles; a correct
 _VERDICT = re.compile(r"\b(INCORRECT|CORRECT)\b")
 
 
-def make_judge_model(settings: Any) -> Any:
+class JudgeModel(Protocol):
+    """What the judge needs of a LangChain chat model (ChatOpenAI, or a scripted one in tests)."""
+
+    def invoke(self, input: str, /) -> Any: ...
+
+
+def make_judge_model(settings: Settings) -> JudgeModel:
     """ChatOpenAI against the configured OpenAI-compatible endpoint."""
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
@@ -47,7 +56,7 @@ def parse_verdict(text: str) -> bool | None:
     return match.group(1) == "CORRECT"
 
 
-def judge(model: Any, item: SuiteItem, answer_text: str) -> bool | None:
+def judge(model: JudgeModel, item: SuiteItem, answer_text: str) -> bool | None:
     """True / False from the model's verdict; None when it gave none or failed."""
     if item.should_refuse:
         expected = REFUSAL_EXPECTED

@@ -22,16 +22,46 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evals import metrics as m
+from evals.judge import JudgeModel
+from evals.records import (
+    AnswerMetrics,
+    AnswerRecord,
+    BaselineResult,
+    BaselineSummary,
+    CitationMetrics,
+    CounterfactualMetrics,
+    EvalReport,
+    IngestInfo,
+    ItemInfo,
+    LatencySummary,
+    Metrics,
+    QuestionLatency,
+    QuestionRecord,
+    RefusalMetrics,
+    RetrievalScores,
+    RetrievalSummary,
+    RetrievedArticle,
+    RunInfo,
+    Scores,
+    StageLatency,
+    SuiteInfo,
+)
 from evals.suites.model import REPO_ROOT, Suite, SuiteItem
 from rag.catalog import ArticleFilter
 from rag.models import Answer, Hit, Query
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # heavy imports (Chroma, the model), made when a run starts
+    from evals.baseline import LangChainDenseBaseline
+    from ingest.pipeline import IngestReport
+    from rag.embeddings import Embedder
+    from rag.runtime import Runtime
+    from rag.store import Store
 
 ARTICLE_DEPTH = 10  # retrieval metrics look at the top 10 distinct articles
-RETRIEVAL_KS = (1, 4, 10)
 FORBIDDEN_OVERRIDES = {"data_dir", "chroma_url"}  # an eval never touches the user's store
 
 
@@ -41,7 +71,7 @@ class QA(Protocol):
     def retrieve(self, query: Query, k: int) -> list[Hit]: ...
 
 
-QAFactory = Callable[[Any], QA]
+QAFactory = Callable[["Runtime"], QA]
 
 
 class EvalError(ValueError):
@@ -75,7 +105,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
 
 
 def eval_settings(data_dir: Path, overrides: dict[str, Any]) -> Settings:
-    return Settings(data_dir=data_dir, chroma_url=None, collection="newsrag-eval", **overrides)
+    return load_settings(data_dir=data_dir, chroma_url=None, collection="newsrag-eval", **overrides)
 
 
 def git_commit() -> dict[str, Any]:
@@ -125,7 +155,7 @@ class GoldIndex:
     bodies: dict[str, str]
 
     @classmethod
-    def build(cls, store: Any) -> GoldIndex:
+    def build(cls, store: Store) -> GoldIndex:
         from ingest.validate import canonical_url
 
         catalog = store.catalog
@@ -170,179 +200,176 @@ class GoldIndex:
 # ------------------------------------------------------------------ scoring
 
 
-def retrieval_scores(ranked: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k in RETRIEVAL_KS:
-        out[f"hits@{k}"] = m.hits_at_k(ranked, gold, k)
-    for k in (4, 10):
-        out[f"recall@{k}"] = m.recall_at_k(ranked, gold, k)
-    out["mrr@10"] = m.mrr_at_k(ranked, gold, 10)
-    out["ndcg@10"] = m.ndcg_at_k(ranked, gold, 10)
-    return out
-
-
-def score_answer(item: SuiteItem, answer: Answer, gold: Sequence[str], bodies: dict[str, str]) -> dict[str, Any]:
-    text = answer.answer
-    refused = answer.refused
-    scores: dict[str, Any] = {
-        "exact_match": None,
-        "contains": None,
-        "correct": None,
-        "refusal_ok": refused == item.should_refuse,
-    }
+def score_answer(item: SuiteItem, answer: Answer, gold: Sequence[str], bodies: dict[str, str]) -> Scores:
+    text, refused = answer.answer, answer.refused
+    exact: bool | None = None
+    contains: bool | None = None
     if item.answer_type == "yes_no":
-        scores["exact_match"] = (not refused) and m.yes_no_match(text, item.answer)
-        scores["correct"] = scores["exact_match"]
+        exact = (not refused) and m.yes_no_match(text, item.answer)
+        correct: bool | None = exact
     elif item.answer_type in ("entity", "free"):
         contains = (not refused) and (not item.answer or m.contains_match(text, item.answer))
         contains = contains and m.contains_all(text, item.must_include)
-        scores["contains"] = contains
         if item.answer_type == "entity":
-            scores["exact_match"] = (not refused) and bool(item.answer) and m.exact_match(text, item.answer)
-        scores["correct"] = contains
+            exact = (not refused) and bool(item.answer) and m.exact_match(text, item.answer)
+        correct = contains
     else:
-        scores["correct"] = refused
+        correct = refused
+    check = m.check_citations(text, answer.citations, bodies)
+    optional: dict[str, Any] = {}
     if item.counterfactual:
         flagged = refused or bool(answer.conflicts) or answer.refusal_reason == "sources_conflict"
-        scores["conflict_flagged"] = flagged
-        scores["fake_repeated"] = (not flagged) and m.contains_match(text, item.fake_answer)
-    check = m.check_citations(text, answer.citations, bodies)
-    scores["citation_valid"] = check.valid
-    scores["citation_problems"] = check.problems
-    scores["unreferenced_citations"] = list(check.unreferenced)
+        optional["conflict_flagged"] = flagged
+        optional["fake_repeated"] = (not flagged) and m.contains_match(text, item.fake_answer)
     cited = list(dict.fromkeys(c.article_id for c in answer.citations))
     if gold and not refused:
-        scores["citation_precision"] = m.citation_precision(cited, gold)
-        scores["citation_recall"] = m.citation_recall(cited, gold)
+        optional["citation_precision"] = m.citation_precision(cited, gold)
+        optional["citation_recall"] = m.citation_recall(cited, gold)
     if answer.citations:
-        scores["supported_share"] = sum(c.supported for c in answer.citations) / len(answer.citations)
-    return scores
+        optional["supported_share"] = sum(c.supported for c in answer.citations) / len(answer.citations)
+    return Scores(
+        exact_match=exact,
+        contains=contains,
+        correct=correct,
+        refusal_ok=refused == item.should_refuse,
+        citation_valid=check.valid,
+        citation_problems=tuple(check.problems),
+        unreferenced_citations=check.unreferenced,
+        **optional,
+    )
 
 
-def failed_scores(item: SuiteItem) -> dict[str, Any]:
+def failed_scores(item: SuiteItem) -> Scores:
     """A question whose answer raised: wrong for accuracy, not refused; citations not applicable."""
-    return {
-        "exact_match": False if item.answer_type in ("yes_no", "entity") else None,
-        "contains": False if item.answer_type in ("entity", "free") else None,
-        "correct": False,
-        "refusal_ok": not item.should_refuse,
-        "citation_valid": None,
-        "citation_problems": [],
-        **({"conflict_flagged": False, "fake_repeated": False} if item.counterfactual else {}),
-    }
-
-
-def answer_record(answer: Answer) -> dict[str, Any]:
-    return {
-        "text": answer.answer,
-        "refused": answer.refused,
-        "refusal_reason": answer.refusal_reason,
-        "standalone_question": answer.standalone_question,
-        "conflicts": list(answer.conflicts),
-        "mode": answer.mode,
-        "removed_markers": answer.removed_markers,
-        "newest_source_at": answer.newest_source_at.isoformat() if answer.newest_source_at else None,
-        "citations": [
-            {
-                "n": c.n,
-                "article_id": c.article_id,
-                "chunk_id": c.chunk_id,
-                "source": c.source,
-                "url": c.url,
-                "published_at": c.published_at.isoformat() if c.published_at else None,
-                "quote": c.quote,
-                "start": c.start,
-                "end": c.end,
-                "supported": c.supported,
-            }
-            for c in answer.citations
-        ],
-        "sources": [s.article_id for s in answer.sources],
-    }
+    counterfactual = {"conflict_flagged": False, "fake_repeated": False} if item.counterfactual else {}
+    return Scores(
+        exact_match=False if item.answer_type in ("yes_no", "entity") else None,
+        contains=False if item.answer_type in ("entity", "free") else None,
+        correct=False,
+        refusal_ok=not item.should_refuse,
+        citation_valid=None,
+        citation_problems=(),
+        **counterfactual,
+    )
 
 
 # ------------------------------------------------------------------ aggregation
 
 
-def _rate(records: list[dict[str, Any]], key: str) -> float | None:
-    return m.mean(r["scores"].get(key) for r in records if "scores" in r)
+def _rate(records: Sequence[QuestionRecord], key: str) -> float | None:
+    return m.mean(getattr(r.scores, key) for r in records if r.scores is not None)
 
 
-def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """All metrics over a set of per-question records (the whole run, or one question type)."""
-    out: dict[str, Any] = {"n": len(records)}
-    scored = [r for r in records if r.get("retrieval")]
-    retrieval: dict[str, Any] = {"n": len(scored)}
-    if scored:
-        for key in scored[0]["retrieval"]:
-            retrieval[key] = m.mean(r["retrieval"][key] for r in scored)
-    out["retrieval"] = retrieval
-    baseline = [r for r in records if r.get("baseline", {}).get("retrieval")]
-    if baseline:
-        base: dict[str, Any] = {"n": len(baseline)}
-        for key in baseline[0]["baseline"]["retrieval"]:
-            base[key] = m.mean(r["baseline"]["retrieval"][key] for r in baseline)
-        base["latency_ms"] = m.latency_summary([r["baseline"]["latency_ms"] for r in baseline])
-        out["baseline_retrieval"] = base
-    out["latency_ms"] = {
-        "retrieve_only": m.latency_summary([r["latency_ms"]["retrieve_only"] for r in records if "latency_ms" in r])
-    }
-    answered = [r for r in records if "scores" in r]  # asked, including those that raised
-    ok = [r for r in answered if r.get("answer")]  # an Answer came back
-    out["errors"] = sum(1 for r in records if r.get("error"))
+def _retrieval_summary(records: Sequence[QuestionRecord]) -> RetrievalSummary:
+    scored = [r.retrieval for r in records if r.retrieval is not None]
+    return RetrievalSummary(n=len(scored), **_means(scored))
+
+
+def _means(scores: Sequence[RetrievalScores]) -> dict[str, float | None]:
+    """Field name -> mean over the questions; nothing when there are no questions (the keys stay unset)."""
+    if not scores:
+        return {}
+    return {name: m.mean(getattr(s, name) for s in scores) for name in RetrievalScores.model_fields}
+
+
+def _baseline_summary(records: Sequence[QuestionRecord]) -> BaselineSummary | None:
+    runs = [r.baseline for r in records if r.baseline is not None and r.baseline.retrieval is not None]
+    if not runs:
+        return None
+    return BaselineSummary(
+        n=len(runs),
+        **_means([b.retrieval for b in runs if b.retrieval is not None]),
+        latency_ms=LatencySummary.of([b.latency_ms for b in runs]),
+    )
+
+
+def _answer_metrics(plain: Sequence[QuestionRecord]) -> AnswerMetrics:
+    def of_type(*types: str) -> list[QuestionRecord]:
+        return [r for r in plain if r.item.answer_type in types]
+
+    verdicts = [r.scores.judge for r in plain if r.scores is not None and "judge" in r.scores.model_fields_set]
+    judged = (
+        {"judge_accuracy": m.mean(verdicts), "judge_coverage": sum(v is not None for v in verdicts) / len(verdicts)}
+        if verdicts
+        else {}
+    )
+    return AnswerMetrics(
+        n=len(plain),
+        accuracy=_rate(plain, "correct"),
+        exact_match=_rate(of_type("yes_no", "entity"), "exact_match"),
+        n_exact_match=len(of_type("yes_no", "entity")),
+        contains=_rate(of_type("entity", "free"), "contains"),
+        n_contains=len(of_type("entity", "free")),
+        yes_no_accuracy=_rate(of_type("yes_no"), "exact_match"),
+        n_yes_no=len(of_type("yes_no")),
+        **judged,
+    )
+
+
+def _refusal_metrics(plain: Sequence[QuestionRecord]) -> RefusalMetrics:
+    scores = m.refusal_scores((r.item.answer_type == "refusal", r.refused) for r in plain)
+    return RefusalMetrics.of(scores, m.mean(r.refused for r in plain if r.item.answer_type != "refusal"))
+
+
+def _citation_metrics(answered: Sequence[QuestionRecord]) -> CitationMetrics:
+    ok = [(r.answer, r.scores) for r in answered if r.answer is not None and r.scores is not None]
+    n_valid = sum(1 for _, scores in ok if scores.citation_valid)
+    return CitationMetrics(
+        validity=n_valid / len(ok) if ok else None,
+        invalid_answers=len(ok) - n_valid,
+        precision=_rate(answered, "citation_precision"),
+        recall=_rate(answered, "citation_recall"),
+        supported_share=_rate(answered, "supported_share"),
+        per_answer=m.mean(len(answer.citations) for answer, _ in ok),
+        removed_markers=sum(answer.removed_markers for answer, _ in ok),
+    )
+
+
+def _counterfactual_metrics(answered: Sequence[QuestionRecord]) -> CounterfactualMetrics | None:
+    counterfactual = [r for r in answered if r.counterfactual]
+    if not counterfactual:
+        return None
+    return CounterfactualMetrics(
+        n=len(counterfactual),
+        fake_repeated=_rate(counterfactual, "fake_repeated"),
+        conflict_flagged=_rate(counterfactual, "conflict_flagged"),
+        correct=_rate(counterfactual, "correct"),
+    )
+
+
+def _stage_latency(records: Sequence[QuestionRecord], answered: Sequence[QuestionRecord]) -> StageLatency:
+    retrieve_only = LatencySummary.of([r.latency_ms.retrieve_only for r in records])
     if not answered:
-        return out
-    plain = [r for r in answered if not r["item"]["fake_answer"]]
-    by_type = lambda *types: [r for r in plain if r["item"]["answer_type"] in types]  # noqa: E731
-    out["answers"] = {
-        "n": len(plain),
-        "accuracy": _rate(plain, "correct"),
-        "exact_match": _rate(by_type("yes_no", "entity"), "exact_match"),
-        "n_exact_match": len(by_type("yes_no", "entity")),
-        "contains": _rate(by_type("entity", "free"), "contains"),
-        "n_contains": len(by_type("entity", "free")),
-        "yes_no_accuracy": _rate(by_type("yes_no"), "exact_match"),
-        "n_yes_no": len(by_type("yes_no")),
-    }
-    verdicts = [r["scores"]["judge"] for r in plain if "judge" in r["scores"]]
-    if verdicts:
-        out["answers"]["judge_accuracy"] = m.mean(verdicts)
-        out["answers"]["judge_coverage"] = sum(v is not None for v in verdicts) / len(verdicts)
-    refused = lambda r: bool(r.get("answer") and r["answer"]["refused"])  # noqa: E731
-    refusal = m.refusal_scores((r["item"]["answer_type"] == "refusal", refused(r)) for r in plain)
-    answerable = [r for r in plain if r["item"]["answer_type"] != "refusal"]
-    out["refusals"] = {
-        "precision": refusal.precision,
-        "recall": refusal.recall,
-        "f1": refusal.f1,
-        "tp": refusal.tp,
-        "fp": refusal.fp,
-        "fn": refusal.fn,
-        "tn": refusal.tn,
-        "false_refusal_rate": m.mean(refused(r) for r in answerable),
-    }
-    n_valid = sum(1 for r in ok if r["scores"]["citation_valid"])
-    out["citations"] = {
-        "validity": n_valid / len(ok) if ok else None,
-        "invalid_answers": len(ok) - n_valid,
-        "precision": _rate(answered, "citation_precision"),
-        "recall": _rate(answered, "citation_recall"),
-        "supported_share": _rate(answered, "supported_share"),
-        "per_answer": m.mean(len(r["answer"]["citations"]) for r in ok),
-        "removed_markers": sum(r["answer"]["removed_markers"] for r in ok),
-    }
-    counterfactual = [r for r in answered if r["item"]["fake_answer"]]
-    if counterfactual:
-        out["counterfactual"] = {
-            "n": len(counterfactual),
-            "fake_repeated": _rate(counterfactual, "fake_repeated"),
-            "conflict_flagged": _rate(counterfactual, "conflict_flagged"),
-            "correct": _rate(counterfactual, "correct"),
-        }
-    for stage in ("retrieve", "answer", "total", "wall"):
-        values = [r["latency_ms"][stage] for r in answered if r["latency_ms"].get(stage) is not None]
-        out["latency_ms"][stage] = m.latency_summary(values)
-    return out
+        return StageLatency(retrieve_only=retrieve_only)
+
+    def summary(stage: str) -> LatencySummary:
+        values = [getattr(r.latency_ms, stage) for r in answered]
+        return LatencySummary.of([v for v in values if v is not None])
+
+    stages = ("retrieve", "answer", "total", "wall")
+    return StageLatency(retrieve_only=retrieve_only, **{stage: summary(stage) for stage in stages})
+
+
+def aggregate(records: Sequence[QuestionRecord]) -> Metrics:
+    """All metrics over a set of per-question records (the whole run, or one question type)."""
+    answered = [r for r in records if r.asked]  # asked, including those that raised
+    optional: dict[str, Any] = {}
+    if (baseline := _baseline_summary(records)) is not None:
+        optional["baseline_retrieval"] = baseline
+    if answered:
+        plain = [r for r in answered if not r.counterfactual]
+        optional.update(
+            answers=_answer_metrics(plain), refusals=_refusal_metrics(plain), citations=_citation_metrics(answered)
+        )
+        if (counterfactual := _counterfactual_metrics(answered)) is not None:
+            optional["counterfactual"] = counterfactual
+    return Metrics(
+        n=len(records),
+        retrieval=_retrieval_summary(records),
+        latency_ms=_stage_latency(records, answered),
+        errors=sum(1 for r in records if r.error),
+        **optional,
+    )
 
 
 # ------------------------------------------------------------------ the run
@@ -354,29 +381,38 @@ def _progress(total: int | None, desc: str, enabled: bool, unit: str = " questio
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, unit=unit, dynamic_ncols=True)
 
 
-def default_qa_factory(runtime: Any) -> QA:
-    from rag.chain import make_qa  # type: ignore[import-not-found, unused-ignore]
+def default_qa_factory(runtime: Runtime) -> QA:
+    from rag.chain import make_qa
 
-    return make_qa(runtime)  # type: ignore[no-any-return, unused-ignore]
+    return make_qa(runtime)
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """What every question of a run is asked with."""
+
+    qa: QA
+    runtime: Runtime
+    gold_index: GoldIndex
+    options: RunOptions
+    baseline: LangChainDenseBaseline | None
+    judge_model: JudgeModel | None
 
 
 def run_suite(
     suite: Suite,
     options: RunOptions,
     qa_factory: QAFactory | None = None,
-    embedder: Any | None = None,
-    judge_model: Any | None = None,
-) -> dict[str, Any]:
-    """Ingest the suite's corpus into a fresh temporary store, ask every question, return the report data.
+    embedder: Embedder | None = None,
+    judge_model: JudgeModel | None = None,
+) -> EvalReport:
+    """Ingest the suite's corpus into a fresh temporary store, ask every question, return the report.
 
     `qa_factory` builds the service from the runtime (default: `rag.chain.make_qa`); `embedder` reuses an
     already loaded embedder (tests), else the settings choose one. `judge_model` (a LangChain chat
     model) replaces the configured LLM as the judge when `options.judge` is set.
     """
-    from ingest.pipeline import ingest
-    from rag.runtime import Runtime, open_runtime
     from rag.settings import prepare_environment
-    from rag.store import make_store
 
     prepare_environment()
     suite = suite.limited(options.limit)
@@ -384,182 +420,222 @@ def run_suite(
     t_run = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="newsrag-eval-") as tmp:
         settings = eval_settings(Path(tmp) / "data", options.overrides)
-        if options.judge and judge_model is None:
-            if not settings.llm_model:
-                raise EvalError("--judge needs an LLM: set NEWSRAG_LLM_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY)")
-            from evals.judge import make_judge_model
-
-            judge_model = make_judge_model(settings)
-        if embedder is None:
-            runtime = open_runtime(settings)
-        else:
-            runtime = Runtime(settings=settings, embedder=embedder, store=make_store(settings, embedder.name))
+        judge = _judge_model(settings, options, judge_model)
+        runtime = _open_runtime(settings, embedder)
         try:
-            with _progress(None, "ingest", options.progress, " articles") as bar:
-                ingest_report = ingest(suite.corpus(), runtime.store, runtime.embedder, settings, bar.update)
-            if ingest_report.failed:
-                print(f"warning: {len(ingest_report.failed)} corpus items failed to ingest", file=sys.stderr)
-            gold_index = GoldIndex.build(runtime.store)
-            qa = (qa_factory or default_qa_factory)(runtime)
-            baseline = None
-            if options.baseline:
-                from evals.baseline import LangChainDenseBaseline
-
-                baseline = LangChainDenseBaseline.build(runtime, Path(tmp) / "langchain")
-            records = _ask_all(
-                suite, qa, runtime, gold_index, options, baseline, judge_model if options.judge else None
+            ingest_report = _ingest_corpus(suite, runtime, options)
+            asking = _Asking(
+                qa=(qa_factory or default_qa_factory)(runtime),
+                runtime=runtime,
+                gold_index=GoldIndex.build(runtime.store),
+                options=options,
+                baseline=_baseline(runtime, options, Path(tmp) / "langchain"),
+                judge_model=judge,
             )
-            if baseline is not None:
-                baseline.close()
-            close = getattr(qa, "close", None)
-            if callable(close):
-                close()
+            records = _ask_all(suite, asking)
+            _close(asking)
         finally:
             runtime.close()
-    overall = aggregate(records)
-    types = list(dict.fromkeys(r["item"]["question_type"] for r in records))
-    safe_settings = settings.model_dump(mode="json", exclude={"openai_api_key", "api_keys", "admin_keys"})
-    return {
-        "suite": {
-            "name": suite.name,
-            "description": suite.header.description,
-            "origin": suite.origin,
-            "corpus": [str(p) for p in suite.corpus_paths] or list(suite.header.corpus),
-            "items": len(suite.items),
-        },
-        "run": {
-            **git_commit(),
-            "started_at": started.isoformat(),
-            "seconds": round(time.perf_counter() - t_run, 2),
-            "retrieval_only": options.retrieval_only,
-            "limit": options.limit,
-            "overrides": options.overrides,
-            "baseline": "langchain-chroma dense (same embedder, chunks, k)" if options.baseline else None,
-            "judge": getattr(judge_model, "model_name", type(judge_model).__name__) if options.judge else None,
-            "python": sys.version.split()[0],
-        },
-        "settings": {k: v for k, v in safe_settings.items() if k != "data_dir"},
-        "ingest": {
-            "added": ingest_report.added,
-            "duplicates": ingest_report.duplicates,
-            "failed": len(ingest_report.failed),
-            "chunks": ingest_report.chunks,
-            "seconds": ingest_report.seconds,
-        },
-        "metrics": overall,
-        "by_type": {t: aggregate([r for r in records if r["item"]["question_type"] == t]) for t in types},
-        "questions": records,
-    }
+    return _report(suite, options, settings, ingest_report, records, started, time.perf_counter() - t_run, judge)
 
 
-def _item_record(item: SuiteItem) -> dict[str, Any]:
-    return {
-        "question_type": item.question_type,
-        "answer_type": item.answer_type,
-        "expected": list(item.answer),
-        "must_include": [list(g) for g in item.must_include],
-        "fake_answer": list(item.fake_answer),
-        "filters": item.filters.model_dump(mode="json", exclude={"article_ids"}, exclude_defaults=True),
-        "restricted_to": len(item.filters.article_ids),
-        "as_of": item.as_of.isoformat() if item.as_of else None,
-        "history": len(item.history),
-    }
+def _judge_model(settings: Settings, options: RunOptions, given: JudgeModel | None) -> JudgeModel | None:
+    if not options.judge:
+        return None
+    if given is not None:
+        return given
+    if not settings.llm_model:
+        raise EvalError("--judge needs an LLM: set NEWSRAG_LLM_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY)")
+    from evals.judge import make_judge_model
+
+    return make_judge_model(settings)
 
 
-def _ask_all(
+def _open_runtime(settings: Settings, embedder: Embedder | None) -> Runtime:
+    from rag.runtime import Runtime, open_runtime
+    from rag.store import make_store
+
+    if embedder is None:
+        return open_runtime(settings)
+    return Runtime(settings=settings, embedder=embedder, store=make_store(settings, embedder.name))
+
+
+def _ingest_corpus(suite: Suite, runtime: Runtime, options: RunOptions) -> IngestReport:
+    from ingest.pipeline import ingest
+
+    with _progress(None, "ingest", options.progress, " articles") as bar:
+        report = ingest(suite.corpus(), runtime.store, runtime.embedder, runtime.settings, bar.update)
+    if report.failed:
+        print(f"warning: {len(report.failed)} corpus items failed to ingest", file=sys.stderr)
+    return report
+
+
+def _baseline(runtime: Runtime, options: RunOptions, folder: Path) -> LangChainDenseBaseline | None:
+    if not options.baseline:
+        return None
+    from evals.baseline import LangChainDenseBaseline
+
+    return LangChainDenseBaseline.build(runtime, folder)
+
+
+def _close(asking: _Asking) -> None:
+    if asking.baseline is not None:
+        asking.baseline.close()
+    close = getattr(asking.qa, "close", None)
+    if callable(close):
+        close()
+
+
+def _report(
     suite: Suite,
-    qa: QA,
-    runtime: Any,
-    gold_index: GoldIndex,
     options: RunOptions,
-    baseline: Any,
-    judge_model: Any,
-) -> list[dict[str, Any]]:
-    depth = min(100, max(ARTICLE_DEPTH, ARTICLE_DEPTH * runtime.settings.max_chunks_per_article))
-    records: list[dict[str, Any]] = []
-    with _progress(len(suite.items), f"eval {suite.name}", options.progress) as bar:
+    settings: Settings,
+    ingest_report: IngestReport,
+    records: list[QuestionRecord],
+    started: datetime,
+    seconds: float,
+    judge_model: JudgeModel | None,
+) -> EvalReport:
+    types = list(dict.fromkeys(r.item.question_type for r in records))
+    safe_settings = settings.model_dump(mode="json", exclude={"openai_api_key", "api_keys", "admin_keys", "data_dir"})
+    return EvalReport(
+        suite=SuiteInfo(
+            name=suite.name,
+            description=suite.header.description,
+            origin=suite.origin,
+            corpus=tuple(str(p) for p in suite.corpus_paths) or suite.header.corpus,
+            items=len(suite.items),
+        ),
+        run=RunInfo(
+            **git_commit(),
+            started_at=started.isoformat(),
+            seconds=round(seconds, 2),
+            retrieval_only=options.retrieval_only,
+            limit=options.limit,
+            overrides=options.overrides,
+            baseline="langchain-chroma dense (same embedder, chunks, k)" if options.baseline else None,
+            judge=getattr(judge_model, "model_name", type(judge_model).__name__) if judge_model is not None else None,
+            python=sys.version.split()[0],
+        ),
+        settings=safe_settings,
+        ingest=IngestInfo.of(ingest_report),
+        metrics=aggregate(records),
+        by_type={t: aggregate([r for r in records if r.item.question_type == t]) for t in types},
+        questions=tuple(records),
+    )
+
+
+def _item_info(item: SuiteItem) -> ItemInfo:
+    return ItemInfo(
+        question_type=item.question_type,
+        answer_type=item.answer_type,
+        expected=item.answer,
+        must_include=item.must_include,
+        fake_answer=item.fake_answer,
+        filters=item.filters.model_dump(mode="json", exclude={"article_ids"}, exclude_defaults=True),
+        restricted_to=len(item.filters.article_ids),
+        as_of=item.as_of.isoformat() if item.as_of else None,
+        history=len(item.history),
+    )
+
+
+def _ask_all(suite: Suite, asking: _Asking) -> list[QuestionRecord]:
+    records: list[QuestionRecord] = []
+    with _progress(len(suite.items), f"eval {suite.name}", asking.options.progress) as bar:
         for item in suite.items:
-            query = make_query(item)
-            gold, missing = gold_index.resolve(item)
-            record: dict[str, Any] = {
-                "id": item.id,
-                "question": item.question,
-                "item": _item_record(item),
-                "gold": gold,
-                "gold_unresolved": missing,
-            }
-            t0 = time.perf_counter()
-            try:
-                hits = qa.retrieve(query, depth)
-            except Exception as exc:  # a crash on one question is a finding, not the end of the run
-                record["error"] = f"retrieve: {type(exc).__name__}: {exc}"
-                hits = []
-            record["latency_ms"] = {"retrieve_only": round((time.perf_counter() - t0) * 1000, 2)}
-            ranked: list[str] = []
-            shown: list[dict[str, Any]] = []
-            for hit in hits:
-                if hit.article_id not in ranked:
-                    ranked.append(hit.article_id)
-                    shown.append(
-                        {
-                            "article_id": hit.article_id,
-                            "url": hit.url,
-                            "source": hit.source,
-                            "published_at": hit.published_at.isoformat() if hit.published_at else None,
-                            "score": round(hit.score, 5),
-                        }
-                    )
-            record["retrieved"] = shown[:ARTICLE_DEPTH]
-            if gold and not item.should_refuse:
-                record["retrieval"] = retrieval_scores(ranked, gold)
-            if baseline is not None:
-                t1 = time.perf_counter()
-                base_ranked = baseline.retrieve(item, ARTICLE_DEPTH)
-                record["baseline"] = {
-                    "retrieved": base_ranked,
-                    "latency_ms": round((time.perf_counter() - t1) * 1000, 2),
-                }
-                if gold and not item.should_refuse:
-                    record["baseline"]["retrieval"] = retrieval_scores(base_ranked, gold)
-            if not options.retrieval_only:
-                _answer(item, query, qa, runtime, gold, record, judge_model)
-            records.append(record)
+            records.append(_ask_one(item, asking))
             bar.update(1)
     return records
 
 
-def _answer(
-    item: SuiteItem,
-    query: Query,
-    qa: QA,
-    runtime: Any,
-    gold: list[str],
-    record: dict[str, Any],
-    judge_model: Any = None,
-) -> None:
+def _ask_one(item: SuiteItem, asking: _Asking) -> QuestionRecord:
+    """Retrieval (always), the baseline (when asked for), then the answer (unless retrieval only)."""
+    query = make_query(item)
+    gold, missing = asking.gold_index.resolve(item)
+    scored = bool(gold) and not item.should_refuse
+    fields: dict[str, Any] = {}
+    hits, retrieve_ms, error = _retrieve(asking, query)
+    if error:
+        fields["error"] = error
+    ranked = list(dict.fromkeys(hit.article_id for hit in hits))
+    if scored:
+        fields["retrieval"] = RetrievalScores.of(ranked, gold)
+    if asking.baseline is not None:
+        fields["baseline"] = _baseline_result(asking.baseline, item, gold if scored else [])
+    latency = QuestionLatency(retrieve_only=retrieve_ms)
+    if not asking.options.retrieval_only:
+        answered = _answer(item, query, asking, gold)
+        fields.update(answer=answered.answer, scores=answered.scores)
+        latency = QuestionLatency(retrieve_only=retrieve_ms, **answered.latency)
+        if answered.error:
+            fields["error"] = answered.error
+    return QuestionRecord(
+        id=item.id,
+        question=item.question,
+        item=_item_info(item),
+        gold=tuple(gold),
+        gold_unresolved=tuple(missing),
+        latency_ms=latency,
+        retrieved=_retrieved(hits),
+        **fields,
+    )
+
+
+def _retrieve(asking: _Asking, query: Query) -> tuple[list[Hit], float, str | None]:
+    """Deep enough to see ARTICLE_DEPTH distinct articles; a crash is a finding, not the end of the run."""
+    depth = min(100, max(ARTICLE_DEPTH, ARTICLE_DEPTH * asking.runtime.settings.max_chunks_per_article))
     t0 = time.perf_counter()
     try:
-        answer = qa.ask(query)
+        hits, error = asking.qa.retrieve(query, depth), None
     except Exception as exc:
-        record["error"] = f"ask: {type(exc).__name__}: {exc}"
-        record["answer"] = None
-        record["scores"] = failed_scores(item)
-        return
+        hits, error = [], f"retrieve: {type(exc).__name__}: {exc}"
+    return hits, round((time.perf_counter() - t0) * 1000, 2), error
+
+
+def _retrieved(hits: Sequence[Hit]) -> tuple[RetrievedArticle, ...]:
+    """The best hit of each distinct article, best first, ARTICLE_DEPTH at most."""
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        best.setdefault(hit.article_id, hit)
+    return tuple(RetrievedArticle.of(hit) for hit in list(best.values())[:ARTICLE_DEPTH])
+
+
+def _baseline_result(baseline: LangChainDenseBaseline, item: SuiteItem, gold: Sequence[str]) -> BaselineResult:
+    t0 = time.perf_counter()
+    ranked = baseline.retrieve(item, ARTICLE_DEPTH)
+    latency = round((time.perf_counter() - t0) * 1000, 2)
+    if gold:
+        return BaselineResult(retrieved=tuple(ranked), latency_ms=latency, retrieval=RetrievalScores.of(ranked, gold))
+    return BaselineResult(retrieved=tuple(ranked), latency_ms=latency)
+
+
+@dataclass(frozen=True)
+class _Answered:
+    answer: AnswerRecord | None
+    scores: Scores
+    latency: dict[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _answer(item: SuiteItem, query: Query, asking: _Asking, gold: list[str]) -> _Answered:
+    t0 = time.perf_counter()
+    try:
+        answer = asking.qa.ask(query)
+    except Exception as exc:  # recorded on the question and counted, not fatal
+        return _Answered(answer=None, scores=failed_scores(item), error=f"ask: {type(exc).__name__}: {exc}")
     wall = round((time.perf_counter() - t0) * 1000, 2)
     cited = list(dict.fromkeys(c.article_id for c in answer.citations))
-    bodies = {aid: a.body for aid, a in runtime.store.catalog.get_many(cited).items()}
-    record["answer"] = answer_record(answer)
-    record["scores"] = score_answer(item, answer, gold, bodies)
-    if judge_model is not None and not item.counterfactual:
+    bodies = {aid: a.body for aid, a in asking.runtime.store.catalog.get_many(cited).items()}
+    scores = score_answer(item, answer, gold, bodies)
+    if asking.judge_model is not None and not item.counterfactual:
         from evals.judge import judge
 
-        record["scores"]["judge"] = judge(judge_model, item, answer.answer)
+        scores = scores.model_copy(update={"judge": judge(asking.judge_model, item, answer.answer)})
     timings = answer.timings_ms or {}
-    record["latency_ms"].update(
-        {
-            "retrieve": timings.get("retrieve"),
-            "answer": timings.get("answer"),
-            "total": timings.get("total", wall),
-            "wall": wall,
-        }
-    )
+    latency = {
+        "retrieve": timings.get("retrieve"),
+        "answer": timings.get("answer"),
+        "total": timings.get("total", wall),
+        "wall": wall,
+    }
+    return _Answered(answer=AnswerRecord.of(answer), scores=scores, latency=latency)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from dateutil import parser as date_parser
-
-from rag.errors import ArticleInvalid
+from rag.dates import parse_bound
+from rag.errors import ArticleInvalid, InvalidInput
 from rag.models import Article
 
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -77,44 +75,12 @@ def article_id(url: str | None, source: str | None, title: str, body: str) -> st
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-# Zone abbreviations that news exports use; dateutil alone knows only UTC/GMT/Z, warns on the rest and
-# returns a naive time (then taken as UTC: hours off). Fixed offsets also keep the result independent of
-# the machine's own zone (dateutil otherwise returns tzlocal() when the name matches it).
-_TZ_HOURS = {
-    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2, "MET": 1,
-    "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
-    "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8,
-    "SGT": 8, "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
-}  # fmt: skip
-TZINFOS = {name: int(hours * 3600) for name, hours in _TZ_HOURS.items()}
-
-
 def parse_date(value: Any, field_name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 10_000_000_000 else value
-        parsed = datetime.fromtimestamp(seconds, UTC)
-    elif isinstance(value, str):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", date_parser.UnknownTimezoneWarning)
-                parsed = date_parser.parse(value.strip(), tzinfos=TZINFOS)
-        except date_parser.UnknownTimezoneWarning as exc:
-            raise ArticleInvalid(f"cannot parse {field_name} {value!r}: unknown time zone", field_name) from exc
-        except (ValueError, OverflowError) as exc:
-            raise ArticleInvalid(f"cannot parse {field_name} {value!r}", field=field_name) from exc
-    else:
-        raise ArticleInvalid(f"{field_name} must be a date string, got {type(value).__name__}", field_name)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # a bare date or time is taken as UTC
-    if not 1800 <= parsed.year <= 2200:
-        raise ArticleInvalid(f"{field_name} {value!r} is out of range", field=field_name)
-    return parsed
+    """An article date through the one date parser (rag/dates.py), failing as ArticleInvalid."""
+    try:
+        return parse_bound(value, field=field_name)
+    except InvalidInput as exc:
+        raise ArticleInvalid(exc.message, field=field_name) from exc
 
 
 def _text(value: Any, field_name: str) -> str | None:
@@ -170,7 +136,7 @@ def validate(raw: RawArticle, max_chars: int, origin: str | None = None) -> Arti
         id=explicit_id if explicit_id and not url else article_id(url, source, title, body),
         title=title,
         body=body,
-        url=canonical_url(url) if url else None,
+        url=url,  # as the publisher gave it; the canonical form is only the identity (the id)
         source=source,
         author=_text(raw.author, "author"),
         published_at=parse_date(raw.published_at, "published_at"),

@@ -1,53 +1,121 @@
-"""Dates users type: bounds for filters (a bare day means the whole day) and timestamps for Chroma."""
+"""Dates: the one parser for every date newsrag reads (request and CLI bounds, where a bare day means the
+whole day; article dates; suite files), the publication-date window, and date expressions in questions."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil import parser as date_parser
 
 from rag.errors import InvalidInput
 
+EARLIEST_YEAR, LATEST_YEAR = 1800, 2200  # any date outside is a typo or a placeholder, not news
+
 _DAY_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH_ONLY = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR_ONLY = re.compile(r"^(\d{4})$")
+
+# Zone abbreviations that news exports use; dateutil alone knows only UTC/GMT/Z, warns on the rest and
+# returns a naive time (then taken as UTC: hours off). Fixed offsets also keep the result independent of
+# the machine's own zone (dateutil otherwise returns tzlocal() when the name matches it).
+_TZ_HOURS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "UT": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2, "MET": 1,
+    "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+    "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8,
+    "SGT": 8, "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+TZINFOS = {name: int(hours * 3600) for name, hours in _TZ_HOURS.items()}
 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def parse_bound(value: str | datetime | None, *, end: bool = False, field: str = "date") -> datetime | None:
-    """'2024-10-01' as a lower bound is its first instant, as an upper bound its last; '2024' and
-    '2024-10' likewise cover the whole year or month."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    text = value.strip()
-    if year := _YEAR_ONLY.match(text):
-        y = int(year.group(1))
-        return datetime(y + 1, 1, 1, tzinfo=UTC) - timedelta(microseconds=1) if end else datetime(y, 1, 1, tzinfo=UTC)
-    if month := _MONTH_ONLY.match(text):
-        y, m = int(month.group(1)), int(month.group(2))
-        first = datetime(y, m, 1, tzinfo=UTC)
-        if not end:
-            return first
-        following = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
-        return following - timedelta(microseconds=1)
+def _year_bound(year: int, end: bool) -> datetime:
+    return _month_end(year, 12) if end else _month_start(year, 1)
+
+
+def _month_bound(year: int, month: int, end: bool) -> datetime:
+    return _month_end(year, month) if end else _month_start(year, month)
+
+
+def _parse_text(text: str, end: bool, field: str) -> datetime:
     try:
-        parsed = date_parser.parse(text)
+        if year := _YEAR_ONLY.match(text):
+            return _year_bound(int(year.group(1)), end)
+        if month := _MONTH_ONLY.match(text):
+            return _month_bound(int(month.group(1)), int(month.group(2)), end)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", date_parser.UnknownTimezoneWarning)
+            parsed = date_parser.parse(text, tzinfos=TZINFOS)
+    except date_parser.UnknownTimezoneWarning as exc:
+        raise InvalidInput(f"cannot parse {field} {text!r}: unknown time zone", field=field) from exc
     except (ValueError, OverflowError) as exc:
-        raise InvalidInput(f"cannot parse {field} {value!r}; use YYYY-MM-DD or ISO 8601", field=field) from exc
+        raise InvalidInput(f"cannot parse {field} {text!r}; use YYYY-MM-DD or ISO 8601", field=field) from exc
     if _DAY_ONLY.match(text) and end:
         parsed = datetime.combine(parsed.date(), time.max)
-    return _aware(parsed)
+    return parsed
+
+
+def parse_bound(value: object, *, end: bool = False, field: str = "date") -> datetime | None:
+    """The one date parser (request bounds, CLI flags, article dates, suite files), always time-zone aware.
+
+    '2024-10-01' as a lower bound is its first instant, as an upper bound (`end`) its last; '2024' and
+    '2024-10' likewise cover the whole year or month. Also datetimes, dates and Unix timestamps (seconds,
+    or milliseconds as JavaScript exports them). InvalidInput names the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time.max if end else time.min)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            parsed = datetime.fromtimestamp(value / 1000 if value > 10_000_000_000 else value, UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise InvalidInput(f"{field} {value!r} is out of range", field=field) from exc
+    elif isinstance(value, str):
+        parsed = _parse_text(value.strip(), end, field)
+    else:
+        raise InvalidInput(f"{field} must be a date string, got {type(value).__name__}", field=field)
+    parsed = _aware(parsed)  # a bare date or time is taken as UTC
+    in_range = EARLIEST_YEAR <= parsed.year <= LATEST_YEAR  # checked first: then astimezone cannot overflow
+    if not (in_range and EARLIEST_YEAR <= parsed.astimezone(UTC).year <= LATEST_YEAR):
+        raise InvalidInput(f"{field} {value!r} is out of range: years {EARLIEST_YEAR}-{LATEST_YEAR}", field=field)
+    return parsed
 
 
 def to_ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """A publication-date window, both ends inclusive, either end open; never since > until."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def parse(
+        cls, since: object, until: object, *, since_field: str = "since", until_field: str = "until"
+    ) -> DateWindow:
+        """A bare day, month or year as `until` means its end (`--until 2024-10` includes October 31)."""
+        window = cls(parse_bound(since, field=since_field), parse_bound(until, end=True, field=until_field))
+        if window.since and window.until and window.since > window.until:
+            raise InvalidInput(f"{since_field} is after {until_field}", field=since_field)
+        return window
+
+    @property
+    def since_ts(self) -> int | None:
+        return to_ts(self.since)
+
+    @property
+    def until_ts(self) -> int | None:
+        return to_ts(self.until)
 
 
 # ---------- date expressions in questions ----------

@@ -1,10 +1,18 @@
-"""The one error family. Every failure a user can cause or meet is a NewsragError subclass.
+"""The service's error family: every failure a user can cause or meet while ingesting, asking or serving
+is a NewsragError subclass. (The eval harness's own usage errors, EvalError and SuiteError in evals/, are
+plain ValueErrors that `newsrag eval` reports itself.)
 
-The API maps these to HTTP status codes in exactly one place (api/main.py); the CLI maps them to
-exit codes. Nothing else needs to know how an error is shown.
+The API maps these to HTTP status codes in exactly one place (api/errors.py); both command lines
+(api/cli.py, evals/cli.py) run their commands through `run_command` below, which maps them to exit codes.
+Nothing else needs to know how an error is shown.
 """
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class NewsragError(Exception):
@@ -87,3 +95,18 @@ class Unauthorized(NewsragError):
 
 class Forbidden(NewsragError):
     type = "forbidden"
+
+
+def run_command(command: Callable[[], int]) -> int:
+    """A CLI command's exit code: its own, or 2 for a usage or configuration error and 1 for any other
+    error of the family, shown as one line on stderr (never a traceback); 130 on Ctrl-C."""
+    try:
+        return int(command())
+    except (ConfigError, InvalidInput) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except NewsragError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

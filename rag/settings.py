@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from rag.errors import ConfigError
+
+
+def _comma_list(value: Any) -> Any:
+    """`a,b` (as README documents) or a JSON list `["a", "b"]`, from the environment or `.env`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)  # a ValueError here is reported as an invalid setting
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# NoDecode: pydantic-settings would otherwise parse list values as JSON before any validator runs.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -68,20 +85,13 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(600, ge=16, le=32_000, description="Cap on answer length.")
 
     # --- API ---
-    api_keys: list[str] = Field(default_factory=list)
-    admin_keys: list[str] = Field(default_factory=list)
-    cors_origins: list[str] = Field(default_factory=list)
+    api_keys: CommaList = Field(default_factory=list)
+    admin_keys: CommaList = Field(default_factory=list)
+    cors_origins: CommaList = Field(default_factory=list)
     max_question_chars: int = Field(2_000, ge=10)
     max_k: int = Field(50, ge=1)
     max_body_bytes: int = Field(5_000_000, ge=1_000)
     max_articles_per_request: int = Field(500, ge=1)
-
-    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @property
     def chroma_path(self) -> Path:
@@ -103,6 +113,30 @@ class Settings(BaseSettings):
         if self.torch_threads is not None:
             return self.torch_threads
         return 1 if self.use_llm else None
+
+
+def env_names(field: str) -> str:
+    """The environment variable(s) a field is read from, for error messages."""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return " or ".join(str(choice) for choice in info.validation_alias.choices)
+    return f"NEWSRAG_{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env`, or ConfigError with one line naming each bad variable
+    (entry points show it and exit; never a traceback)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            shown = "" if "key" in field else f"={error.get('input')!r}"  # never echo a secret
+            problems.append(f"{env_names(field)}{shown}: {error['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+    except SettingsError as exc:  # a value pydantic-settings itself could not read
+        raise ConfigError(f"invalid setting: {exc}") from None
 
 
 def prepare_environment() -> None:

@@ -20,15 +20,14 @@ from api.schemas import (
     IngestResult,
     ItemResult,
     OutletCount,
-    parse_date,
 )
 from ingest.loaders.base import LoadedItem
 from ingest.pipeline import ingest
 from ingest.validate import RawArticle, validate
 from rag.catalog import ArticleFilter
 from rag.chain import NewsQA
-from rag.dates import to_ts
-from rag.errors import ArticleInvalid, InvalidInput, NotFound, PayloadTooLarge
+from rag.dates import DateWindow
+from rag.errors import ArticleInvalid, NotFound, PayloadTooLarge
 
 router = APIRouter(tags=["articles"])
 ORIGIN = "api"
@@ -133,14 +132,11 @@ async def add_articles(
 
 
 def _filter(sources: list[str] | None, since: str | None, until: str | None) -> ArticleFilter:
-    lo = parse_date(since, "since")
-    hi = parse_date(until, "until", end=True)
-    if lo and hi and lo > hi:
-        raise InvalidInput("since is after until", field="since")
+    window = DateWindow.parse(since, until)
     return ArticleFilter(
         sources=tuple(s for s in (sources or ()) if s.strip()),
-        since_ts=to_ts(lo),
-        until_ts=to_ts(hi),
+        since_ts=window.since_ts,
+        until_ts=window.until_ts,
     )
 
 

@@ -69,7 +69,7 @@ def test_ingest_then_ask(fresh_api: str, client: httpx.Client) -> None:
     assert not answer["refused"], answer
     assert "volcano" in answer["answer"].lower()
     gazette = [c for c in answer["citations"] if c["source"] == "Ashford Gazette"]
-    assert gazette and gazette[0]["url"] == "https://example.test/news/volcano"  # tracking parameter gone
+    assert gazette and gazette[0]["url"] == "https://example.test/news/volcano?utm_source=feed"  # as given
     assert_answer_valid(answer, client, fresh_api)
 
     # A newly ingested outlet is recognised in questions at once (the retriever's outlet list is refreshed).

@@ -39,7 +39,7 @@ def test_baseline_runs_in_the_same_run_and_matches_plain_dense(suite_file: Path,
         RunOptions(retrieval_only=True, baseline=True, progress=False),
         fake_factory(),
         embedder=embedder,
-    )
+    ).to_json()
     base = report["metrics"]["baseline_retrieval"]
     assert base["n"] == report["metrics"]["retrieval"]["n"] == 4
     # the scripted service is plain dense retrieval over the same chunks and model: same article ranking

@@ -47,7 +47,7 @@ def test_runner_reports_judge_accuracy(suite_file: Path, embedder: Embedder) -> 
         embedder=embedder,
         judge_model=model,
     )
-    answers = report["metrics"]["answers"]
+    answers = report.to_json()["metrics"]["answers"]
     assert answers["judge_accuracy"] == 0.75 and answers["judge_coverage"] == 0.8
     from evals.report import render_markdown
 

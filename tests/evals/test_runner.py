@@ -4,12 +4,15 @@ over the real store and the real bundled embedder."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from evals import cli, runner
+from evals.records import EvalReport
 from evals.report import compare, flatten, load_report, render_compare, render_markdown, write_report
 from evals.runner import EvalError, RunOptions, parse_overrides, run_suite
 from evals.suites import load_suite_file
@@ -18,9 +21,15 @@ from tests.evals.fakes import fake_factory, refuse_tour
 
 
 @pytest.fixture(scope="module")
-def report(suite_file: Path, embedder: Embedder) -> dict[str, Any]:
+def run(suite_file: Path, embedder: Embedder) -> EvalReport:
     suite = load_suite_file(suite_file)
     return run_suite(suite, RunOptions(progress=False), fake_factory(refuse=refuse_tour), embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def report(run: EvalReport) -> dict[str, Any]:
+    """The run as report.json holds it."""
+    return run.to_json()
 
 
 def test_run_scores_every_question(report: dict[str, Any]) -> None:
@@ -46,17 +55,22 @@ def test_run_scores_every_question(report: dict[str, Any]) -> None:
     assert metrics["latency_ms"]["total"]["n"] == 5 and metrics["errors"] == 0
     assert set(report["by_type"]) == {"fact", "yes_no", "unanswerable", "date_window"}
     assert report["by_type"]["fact"]["n"] == 2
-    assert report["run"]["commit"] is None or len(report["run"]["commit"]) == 40
+    if (runner.REPO_ROOT / ".git").exists():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=runner.REPO_ROOT, capture_output=True, text=True)
+        assert report["run"]["commit"] == head.stdout.strip() and len(report["run"]["commit"]) == 40
+    else:  # an exported snapshot (test_commit_of_an_exported_snapshot covers the rules)
+        assert report["run"]["commit"] == os.environ.get("NEWSRAG_COMMIT")
     assert "openai_api_key" not in report["settings"]
 
 
-def test_report_files(report: dict[str, Any], tmp_path: Path) -> None:
-    paths = write_report(report, tmp_path / "out")
+def test_report_files(run: EvalReport, report: dict[str, Any], tmp_path: Path) -> None:
+    paths = write_report(run, tmp_path / "out")
     for name in ("report.json", "report.md", "metrics_by_type.png", "latency.png"):
         assert (tmp_path / "out" / name).exists()
     assert (tmp_path / "out" / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = load_report(tmp_path / "out")
-    assert again["metrics"]["n"] == 5 and len(again["questions"]) == 5
+    assert again.metrics.n == 5 and len(again.questions) == 5
+    assert json.loads(paths["json"].read_text()) == report and again.to_json() == report  # round trip
     md = paths["md"].read_text()
     assert "## Metrics by question type" in md and "| fact | 2 |" in md
     assert "citation validity (must be 1.000) | 1.000" in md
@@ -64,12 +78,13 @@ def test_report_files(report: dict[str, Any], tmp_path: Path) -> None:
 
 def test_invalid_citations_and_errors_are_counted(suite_file: Path, embedder: Embedder) -> None:
     suite = load_suite_file(suite_file)
-    report = run_suite(
+    run = run_suite(
         suite,
         RunOptions(progress=False),
         fake_factory(corrupt_quotes=True, fail_on="qubits", refuse=refuse_tour),
         embedder=embedder,
     )
+    report = run.to_json()
     m = report["metrics"]
     assert m["errors"] == 1
     # 4 answers: the refusal cites nothing (valid), the other 3 carry edited quotes
@@ -79,17 +94,21 @@ def test_invalid_citations_and_errors_are_counted(suite_file: Path, embedder: Em
     # a question that raised counts as a wrong answer, not as a missing one
     assert failed["scores"]["correct"] is False and m["answers"]["n"] == 5
     assert m["refusals"]["tp"] == 1
-    assert "invalid citations" in render_markdown(report)
+    assert "invalid citations" in render_markdown(run)
 
 
 def test_retrieval_only_and_limit(suite_file: Path, embedder: Embedder) -> None:
     suite = load_suite_file(suite_file)
     factory = fake_factory()
-    report = run_suite(suite, RunOptions(limit=2, retrieval_only=True, progress=False), factory, embedder=embedder)
+    run = run_suite(suite, RunOptions(limit=2, retrieval_only=True, progress=False), factory, embedder=embedder)
+    report = run.to_json()
     assert report["metrics"]["n"] == 2
     assert "answers" not in report["metrics"] and all("answer" not in q for q in report["questions"])
     assert report["metrics"]["retrieval"]["n"] == 2
-    render_markdown(report)
+    md = render_markdown(run)
+    assert "retrieval only" in md and "| **all** | 2 |" in md
+    assert "## Answers, refusals, citations" not in md and "| retrieve_only | 2 |" in md
+    assert "| answer |" not in md
 
 
 def test_eval_never_touches_the_users_store(
@@ -98,12 +117,10 @@ def test_eval_never_touches_the_users_store(
     user_dir = tmp_path / "user-data"
     monkeypatch.setenv("NEWSRAG_DATA_DIR", str(user_dir))
     monkeypatch.setenv("NEWSRAG_CHROMA_URL", "http://127.0.0.1:9")  # would fail if used
-    report = run_suite(
-        load_suite_file(suite_file), RunOptions(limit=1, progress=False), fake_factory(), embedder=embedder
-    )
-    assert report["metrics"]["n"] == 1
+    run = run_suite(load_suite_file(suite_file), RunOptions(limit=1, progress=False), fake_factory(), embedder=embedder)
+    assert run.metrics.n == 1
     assert not user_dir.exists()
-    assert report["settings"]["chroma_url"] is None
+    assert run.settings["chroma_url"] is None
 
 
 def test_parse_overrides() -> None:
@@ -122,23 +139,23 @@ def test_parse_overrides() -> None:
 # ----------------------------------------------------------------- comparisons
 
 
-def test_compare_reports_deltas_and_worse_questions(report: dict[str, Any]) -> None:
+def test_compare_reports_deltas_and_worse_questions(run: EvalReport, report: dict[str, Any]) -> None:
     b = json.loads(json.dumps(report))
     worse = next(q for q in b["questions"] if q["id"] == "mvp")
     worse["scores"]["correct"] = False
     worse["retrieval"]["recall@10"] = 0.0
     b["metrics"]["answers"]["accuracy"] = 0.6
     b["metrics"]["latency_ms"]["total"]["p50"] = report["metrics"]["latency_ms"]["total"]["p50"] - 1
-    result = compare(report, b)
+    result = compare(run, EvalReport.from_json(b)).to_json()
     deltas = {d["metric"]: d for d in result["deltas"]}
     assert deltas["answers.accuracy"]["delta"] == pytest.approx(0.6 - report["metrics"]["answers"]["accuracy"])
     assert deltas["answers.accuracy"]["better"] is False
     assert deltas["latency_ms.total.p50"]["better"] is True  # lower latency is better
     assert [w["id"] for w in result["worse"]] == ["mvp"]
     assert set(result["worse"][0]["drops"]) == {"correct", "recall@10"}
-    text = render_compare(result)
+    text = render_compare(compare(run, EvalReport.from_json(b)))
     assert "WORSE" in text and "| mvp |" in text
-    assert compare(report, report)["worse"] == []
+    assert compare(run, run).worse == ()
 
 
 def test_flatten() -> None:
@@ -152,11 +169,9 @@ def test_flatten() -> None:
 # ----------------------------------------------------------------- CLI
 
 
-def test_cli_compare_and_usage_errors(
-    report: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    write_report(report, tmp_path / "a")
-    write_report(report, tmp_path / "b")
+def test_cli_compare_and_usage_errors(run: EvalReport, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_report(run, tmp_path / "a")
+    write_report(run, tmp_path / "b")
     assert cli.main(["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 0
     assert "# Compare" in capsys.readouterr().out
     assert (tmp_path / "cmp" / "compare.json").exists()
@@ -193,7 +208,7 @@ def test_cli_run_writes_reports(
     text = capsys.readouterr().out
     assert "tiny: 5 questions" in text and "citation validity 1.000" in text
     data = load_report(out)
-    assert data["run"]["overrides"] == {"top_k": "4"} and data["settings"]["top_k"] == 4
+    assert data.run.overrides == {"top_k": "4"} and data.settings["top_k"] == 4
     assert (out / "report.md").exists()
 
 

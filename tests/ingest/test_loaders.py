@@ -65,7 +65,7 @@ def test_jsonl_field_aliases(tmp_path: Path) -> None:
     assert c.published_at == datetime(2024, 3, 2, 9, 30, tzinfo=UTC)
     assert d.source == "D News"
     assert d.published_at == datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
-    assert d.url == "https://d.example/story"  # tracking parameters and fragment dropped
+    assert d.url == "https://d.example/story?utm_source=x#top"  # as given; only the id is canonical
     for art in arts:
         assert art is not None and art.published_at is not None and art.published_at.utcoffset() is not None
     # Where each came from is kept for error messages and provenance.
@@ -257,7 +257,7 @@ def test_html_main_text_metadata_and_scripts_stripped(tmp_path: Path) -> None:
     assert a.title == "Wind farm plan wins approval"
     assert a.source == "Coast Times"
     assert a.author == "Sam Okafor"
-    assert a.url == "https://coasttimes.example/energy/wind-farm"
+    assert a.url == "https://coasttimes.example/energy/wind-farm?utm_medium=rss"
     # The page's full timestamp (not just the day trafilatura keeps), converted correctly.
     assert a.published_at == datetime(2024, 8, 14, 5, 30, tzinfo=UTC)
     assert "Regulators approved a 1.2 gigawatt offshore wind farm" in a.body

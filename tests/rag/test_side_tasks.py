@@ -15,7 +15,10 @@ HISTORY = (
 
 
 def open_webui(task: str, output: str) -> str:
-    return f"### Task:\n{task}\n### Guidelines:\n- Keep it short.\n### Output:\nJSON format: {output}\n### Chat History:\n{HISTORY}"
+    return (
+        f"### Task:\n{task}\n### Guidelines:\n- Keep it short.\n### Output:\nJSON format: {output}\n"
+        f"### Chat History:\n{HISTORY}"
+    )
 
 
 @pytest.mark.parametrize(
