@@ -8,6 +8,7 @@ checks that too: the same question without date words does cite outside the wind
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -178,3 +179,20 @@ def test_date_words_bound_the_citations_through_the_api(ferry_api: str, question
 
         control = client.post(f"{ferry_api}/v1/ask", json={"question": BARE, "as_of": AS_OF.isoformat()}).json()
         assert any(datetime.fromisoformat(s["published_at"]) < since for s in control["sources"])
+
+
+@pytest.mark.parametrize(
+    ("as_of", "age"),
+    [
+        (AS_OF, "3 days"),
+        (datetime(2025, 11, 12, 20, tzinfo=UTC), "less than a day"),
+        (datetime(2026, 5, 20, tzinfo=UTC), "6 months"),
+        (datetime(2028, 1, 2, tzinfo=UTC), "2 years"),
+    ],
+)
+def test_the_answer_says_how_old_its_newest_source_is(ferry_qa: NewsQA, as_of: datetime, age: str) -> None:
+    """The age, not only the date: the newest cited report (2025-11-12 09:00) seen from `as_of`."""
+    answer = ferry_qa.ask(Query(question=BARE, since=published("2025-11-01"), as_of=as_of))
+    assert answer.newest_source_at == published("2025-11-12").replace(hour=9)
+    assert "2025-11-12" in answer.answer
+    assert re.search(rf"\b{age}\b", answer.answer), answer.answer
