@@ -162,7 +162,7 @@ def test_extractive_answers_quote_the_sentence_that_holds_the_fact(harbour: Runt
         qa.close()
     assert not answer.refused, answer.answer
     assert answer.citations
-    assert fact in answer.citations[0].quote, answer.citations[0].quote
+    assert any(fact in c.quote for c in answer.citations), [c.quote for c in answer.citations]
     assert_verbatim(harbour, answer.citations)
 
 

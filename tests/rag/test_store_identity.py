@@ -4,6 +4,7 @@ another collection is reset instead of claiming articles whose vectors are not t
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import chromadb
@@ -130,7 +131,9 @@ def move_catalog(settings: Settings, where: Path) -> Settings:
 
 
 @pytest.mark.parametrize("switch", [replace_collection, move_catalog], ids=["recreated", "other-chroma"])
-def test_a_catalog_from_another_collection_is_reset(tmp_path: Path, embedder: Embedder, switch) -> None:  # type: ignore[no-untyped-def]
+def test_a_catalog_from_another_collection_is_reset(
+    tmp_path: Path, embedder: Embedder, switch: Callable[[Settings, Path], Settings]
+) -> None:
     settings = settings_at(tmp_path / "first")
     assert ingest_articles(settings, embedder) == len(ARTICLES)
     moved = switch(settings, tmp_path / "second")
