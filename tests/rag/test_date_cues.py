@@ -182,18 +182,33 @@ def test_date_words_bound_the_citations_through_the_api(ferry_api: str, question
         assert any(datetime.fromisoformat(s["published_at"]) < since for s in control["sources"])
 
 
-@pytest.mark.parametrize(
-    ("as_of", "age"),
-    [
-        (AS_OF, "3 days"),
-        (datetime(2025, 11, 12, 20, tzinfo=UTC), "less than a day"),
-        (datetime(2026, 5, 20, tzinfo=UTC), "6 months"),
-        (datetime(2028, 1, 2, tzinfo=UTC), "2 years"),
-    ],
-)
-def test_the_answer_says_how_old_its_newest_source_is(ferry_qa: NewsQA, as_of: datetime, age: str) -> None:
-    """The age, not only the date: the newest cited report (2025-11-12 09:00) seen from `as_of`."""
-    answer = ferry_qa.ask(Query(question=BARE, since=published("2025-11-01"), as_of=as_of))
+AGES = [
+    (AS_OF, "3 days"),
+    (datetime(2025, 11, 12, 20, tzinfo=UTC), "less than a day"),
+    (datetime(2026, 5, 20, tzinfo=UTC), "6 months"),
+    (datetime(2028, 1, 2, tzinfo=UTC), "2 years"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("as_of", "age"), AGES)
+def test_the_answer_says_how_old_its_newest_source_is(
+    ferry_qa: NewsQA, ferry_api: str, as_of: datetime, age: str
+) -> None:
+    """The age, not only the date: the newest cited report (2025-11-12 09:00) seen from `as_of`, in the
+    answer a reader gets (the chat reply's text) and in the Answer's fields."""
+    since = published("2025-11-01")
+    answer = ferry_qa.ask(Query(question=BARE, since=since, as_of=as_of))
     assert answer.newest_source_at == published("2025-11-12").replace(hour=9)
-    assert "2025-11-12" in answer.answer
-    assert re.search(rf"\b{age}\b", answer.answer), answer.answer
+    body = {
+        "model": "newsrag",
+        "messages": [{"role": "user", "content": BARE}],
+        "filters": {"since": since.isoformat()},
+        "as_of": as_of.isoformat(),
+    }
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        response = client.post(f"{ferry_api}/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    content = response.json()["choices"][0]["message"]["content"]
+    assert "2025-11-12" in content
+    assert re.search(rf"\b{age}\b", content), content
