@@ -79,5 +79,4 @@ def test_ask_json_carries_the_verified_answer(ferry_data: Path) -> None:
     assert not answer["refused"] and answer["citations"]
     for c in answer["citations"]:
         assert c["quote"] and any(c["quote"] == body[c["start"] : c["end"]] for body in BODIES), c
-    assert answer["newest_source_at"].startswith("2025-11-12")
-    assert re.search(r"\b3 days\b", answer["answer"])
+    assert answer["newest_source_at"].startswith("2025-11-12")  # the age itself is printed, tested above
