@@ -66,10 +66,8 @@ def test_llm_failures_map_to_502_504(
     response = ask(client, llm_api)
     assert response.status_code == status, response.text
     error = response.json()["error"]
-    assert error["type"] in (kind, "llm_unavailable", "llm_error") and error["message"]
+    assert error["type"] == kind and error["message"]
     assert "Traceback" not in response.text
-    if status == 504:
-        assert error["type"] == "llm_timeout"
     assert_still_serving(client, llm_api, fake_llm)
 
 

@@ -23,7 +23,9 @@ def test_server_lists_its_model(llama_server: LlamaServer) -> None:
 
     with openai.OpenAI(base_url=llama_server.base_url, api_key="local", max_retries=0, timeout=30) as client:
         ids = [m.id for m in client.models.list().data]
-    assert MODEL_ALIAS in ids or llama_server.process is None
+    assert llama_server.model in ids
+    if llama_server.process is not None:  # the server we started serves the SmolLM2 GGUF as MODEL_ALIAS
+        assert llama_server.model == MODEL_ALIAS
     print(
         f"\nllama_cpp.server ready in {llama_server.startup_seconds:.1f}s"
         f" (warm-up completion {llama_server.warmup_seconds:.1f}s) at {llama_server.base_url}"
@@ -38,7 +40,7 @@ def test_chat_completion_non_stream(llama_server: LlamaServer, record_property: 
     record_property("seconds", round(elapsed, 2))
     print(f"\nnon-stream: {elapsed:.2f}s -> {message.content!r}")
     assert isinstance(message.content, str)
-    assert message.content.strip()
+    assert "paris" in message.content.lower(), message.content
 
 
 def test_chat_completion_stream(llama_server: LlamaServer, record_property: pytest.RecordProperty) -> None:
@@ -56,5 +58,5 @@ def test_chat_completion_stream(llama_server: LlamaServer, record_property: pyte
     record_property("seconds", round(elapsed, 2))
     text = "".join(pieces)
     print(f"\nstream: first token after {first_token_at}s, {len(pieces)} pieces in {elapsed:.2f}s -> {text!r}")
-    assert "".join(pieces).strip()
+    assert "paris" in text.lower(), text
     assert len(pieces) > 1  # really streamed, token by token

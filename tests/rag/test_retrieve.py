@@ -26,14 +26,22 @@ def test_the_microsoft_openai_story_is_found(sample_runtime: Runtime) -> None:
     assert all(sample_runtime.store.catalog.get(h.article_id).body[h.start : h.end] == h.text for h in hits)
 
 
+MICROSOFT_OPENAI = {"Tech Times", "The Ledger Review", "Northbridge Post"}  # the outlets reporting the deal
+
+
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_every_mode_works_alone(sample_runtime: Runtime, mode: str) -> None:
     hits = retriever(sample_runtime, retrieval_mode=mode).retrieve(Query(question="Microsoft OpenAI investment")).hits
-    assert hits, mode
+    assert len(hits) == sample_runtime.settings.top_k, mode
+    top = hits[0]
+    assert top.source in MICROSOFT_OPENAI and "Microsoft" in top.title and "OpenAI" in top.title, (mode, top.title)
     if mode == "dense":
-        assert all(h.keyword_rank is None for h in hits)
+        assert all(h.keyword_rank is None and h.dense_rank is not None for h in hits)
     if mode == "keyword":
-        assert all(h.dense_rank is None for h in hits)
+        assert all(h.dense_rank is None and h.keyword_rank is not None for h in hits)
+    if mode == "hybrid":  # fused: the best hit is one both searches found
+        assert top.dense_rank is not None and top.keyword_rank is not None
+        assert all(h.dense_rank is not None or h.keyword_rank is not None for h in hits)
 
 
 def test_source_filter_holds_on_every_path(sample_runtime: Runtime) -> None:
@@ -93,7 +101,18 @@ def test_relative_windows_become_hard_bounds() -> None:
     assert cues.since == datetime(2025, 10, 1, tzinfo=UTC)
     assert cues.until == AS_OF
     assert date_cues("news this week", AS_OF).since == datetime(2025, 11, 10, tzinfo=UTC)
-    assert date_cues("rates last month", AS_OF).since is not None
+    last_month = date_cues("rates last month", AS_OF)
+    assert (last_month.since, last_month.until) == (datetime(2025, 10, 15, tzinfo=UTC), AS_OF)
+
+
+def test_last_month_in_the_question_retrieves_only_last_months_reports(sample_runtime: Runtime) -> None:
+    """Over samples/, only the Fed's 2025-10-29 cut (and the 2025-10-28 Microsoft deal) fall in the month
+    before AS_OF; the Fed's 2024 cut is out."""
+    question = "What did the Federal Reserve do with interest rates last month?"
+    hits = retriever(sample_runtime).retrieve(Query(question=question, as_of=AS_OF)).hits
+    window = (datetime(2025, 10, 15, tzinfo=UTC), AS_OF)
+    assert hits and all(h.published_at and window[0] <= h.published_at <= window[1] for h in hits)
+    assert hits[0].title == "Fed lowers rates again and sets end date for balance sheet runoff"
 
 
 def test_a_year_is_a_soft_window_not_a_filter() -> None:
