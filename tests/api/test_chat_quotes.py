@@ -68,7 +68,8 @@ def test_extractive_chat_quotes_are_verbatim(
 
 
 # What a model may write. The last one glues a bare "(n)" to a word and a token boundary: the stream's
-# marker rewriting sees "(7)" alone and counts it as a marker, the verifier sees "OpenAI(7)" and does not.
+# marker rewriting sees "(7)" alone and counts it as a marker, the verifier sees "OpenAI(7)" and does not;
+# the passage the reader saw numbered must still get a real, verbatim quote (never an empty placeholder).
 MODEL_REPLIES = {
     "markers": ["Microsoft has invested", " $13 billion", " in OpenAI [1].", " It added $1 billion", " [2]."],
     "forms": ["Microsoft invested $13 billion", " [Source 2]", " and more (1).", " See also [1, 3]."],
@@ -76,12 +77,6 @@ MODEL_REPLIES = {
     "uncited": ["Microsoft has invested $13 billion in OpenAI since 2019."],
     "glued-paren": ["Microsoft has invested $13 billion in OpenAI", "(7)", "x since 2019."],
 }
-PLACEHOLDER = pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/chat.py LiveMarkers.citations (lines 181-194) emits a placeholder citation "
-    "(quote='', start=end=0, supported=false) for a passage the stream marked but the verified answer "
-    "did not cite; the lead removes it (issue 13)",
-)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +86,6 @@ PLACEHOLDER = pytest.mark.xfail(
             tokens,
             stream,
             id=f"{name}-{'streamed' if stream else 'plain'}",
-            marks=[PLACEHOLDER] if (name, stream) == ("glued-paren", True) else [],
         )
         for name, tokens in MODEL_REPLIES.items()
         for stream in (False, True)
