@@ -87,7 +87,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "mode": runtime.store.vectors.mode,
             "location": runtime.store.vectors.location,
             "collection": settings.collection,
-            "catalog": str(catalog.path),
+            "catalog": catalog.location,
         },
         "embedder": runtime.embedder.name,
         "articles": catalog.count(),
