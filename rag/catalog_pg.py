@@ -142,6 +142,10 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def pg_where(flt: ArticleFilter, alias: str = "a") -> tuple[str, dict[str, Any]]:
     """`ArticleFilter.sql` for PostgreSQL: named parameters, arrays for IN lists."""
     clauses: list[str] = []
@@ -191,7 +195,7 @@ class PgCatalog(CatalogBackend):
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self._pool.close()
-            raise StoreUnavailable(f"cannot reach the catalog database {redact(url)}: {exc}") from exc
+            raise StoreUnavailable(f"cannot reach the catalog database {redact(url)}: {_one_line(exc)}") from exc
         except BaseException:
             self._pool.close()
             raise
@@ -218,7 +222,7 @@ class PgCatalog(CatalogBackend):
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            raise StoreUnavailable(f"the catalog database {redact(self.url)} failed: {exc}") from exc
+            raise StoreUnavailable(f"the catalog database {redact(self.url)} failed: {_one_line(exc)}") from exc
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
