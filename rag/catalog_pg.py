@@ -21,12 +21,13 @@ from __future__ import annotations
 import builtins
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -84,6 +85,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING GIN (tsv);
+-- The vectors of a chunk's sentences (split by rag.text.sentence_spans over the chunk's text, in text order):
+-- n rows of dim float16 values, written with the chunk and removed with it (as in the SQLite catalog).
+CREATE TABLE IF NOT EXISTS chunk_sentences (
+    chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    vectors BYTEA NOT NULL
+);
 -- BM25 needs the chunk count and their mean length on every query: kept here by each write.
 CREATE TABLE IF NOT EXISTS chunk_stats (
     one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
@@ -257,7 +266,7 @@ class PgCatalog(CatalogBackend):
     def reset(self) -> None:
         """Forget everything: used when the catalog no longer matches the Chroma collection."""
         with self._tx() as conn:
-            conn.execute("TRUNCATE chunks, aliases, articles, meta")
+            conn.execute("TRUNCATE chunk_sentences, chunks, aliases, articles, meta")
             conn.execute("UPDATE chunk_stats SET chunks = 0, tokens = 0")
 
     # --- ingest ---
@@ -278,15 +287,26 @@ class PgCatalog(CatalogBackend):
         rows = self._rows("SELECT id FROM articles WHERE body_hash=%s ORDER BY id LIMIT 1", (body_hash,))
         return rows[0]["id"] if rows else None
 
-    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None:
-        """Write articles, their chunks and keyword rows in one transaction (replacing old versions)."""
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
+        in one transaction, replacing old versions."""
+        sentences = sentences or {}
         now = datetime.now(UTC).isoformat()
         with self._tx() as conn:
             for article, chunks in items:
                 self._delete_chunks(conn, article.id)
                 self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls FROM articles WHERE id=%s", (article.id,)).fetchone()
+                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=%s", (article.id,)).fetchone()
                 alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
+                if old is not None and old["content_hash"] != article.content_hash(salt):
+                    # A new version: its copies were copies of the old text (SQLite's REPLACE drops them too).
+                    # The same version written again (by another host, or to add sentence vectors) keeps them.
+                    conn.execute("DELETE FROM aliases WHERE article_id=%s", (article.id,))
                 conn.execute(
                     """INSERT INTO articles(id, content_hash, body_hash, title, body, url, source, author,
                     published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
@@ -327,11 +347,29 @@ class PgCatalog(CatalogBackend):
                             for c in chunks
                         ],
                     )
+                rows = [(c.id, sentences[c.id]) for c in chunks if c.id in sentences]
+                if rows:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (%s,%s,%s,%s)",
+                            [(cid, v.shape[0], v.shape[1], v.astype(np.float16).tobytes()) for cid, v in rows],
+                        )
                 conn.execute(
                     """UPDATE chunk_stats SET chunks = chunks + s.n, tokens = tokens + s.len
                     FROM (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS len FROM chunks WHERE article_id=%s) s""",
                     (article.id,),
                 )
+
+    def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
+        """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
+        if not article_ids:
+            return set()
+        found = self._rows(
+            """SELECT DISTINCT c.article_id FROM chunks c LEFT JOIN chunk_sentences s ON s.chunk_id = c.id
+            WHERE c.article_id = ANY(%s) AND s.chunk_id IS NULL""",
+            (list(article_ids),),
+        )
+        return {r["article_id"] for r in found}
 
     def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None:
         """Record a syndicated copy: its id points at the stored article, its URL joins alt_urls."""
@@ -395,6 +433,18 @@ class PgCatalog(CatalogBackend):
             "SELECT id, article_id, idx, char_start, char_end FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),)
         )
         return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["char_start"], r["char_end"]) for r in rows}
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
+        if not chunk_ids:
+            return {}
+        found = self._rows(
+            "SELECT chunk_id, n, dim, vectors FROM chunk_sentences WHERE chunk_id = ANY(%s)", (list(chunk_ids),)
+        )
+        return {
+            r["chunk_id"]: np.frombuffer(r["vectors"], dtype=np.float16).reshape(r["n"], r["dim"]).astype(np.float32)
+            for r in found
+        }
 
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> builtins.list[Article]:
         where, params = pg_where(flt)

@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -266,3 +268,58 @@ def test_unreachable_or_malformed_postgres_url(tmp_path: Path) -> None:
     default = make_catalog(Settings(_env_file=None, data_dir=tmp_path))
     assert isinstance(default, Catalog)
     default.close()
+
+
+# ---- sentence vectors beside the chunks (rag.sentences.StoredSentences reads them) ----
+
+
+def needs_sentence_store(catalog: CatalogBackend) -> Any:
+    """The SQLite side of these (and of keeping a same-version rewrite's aliases) comes with the branch that
+    adds sentence vectors to rag/catalog.py; once merged the skip no longer applies."""
+    if not hasattr(catalog, "sentence_vectors"):
+        pytest.skip(f"{type(catalog).__name__} stores no sentence vectors yet")
+    return catalog
+
+
+def unit_rows(n: int, seed: int, dim: int = 8) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_sentence_vectors_are_written_read_and_replaced_with_their_chunks(catalog: CatalogBackend) -> None:
+    store = needs_sentence_store(catalog)
+    a = article(1, "First sentence here. Second one follows. " * 4)
+    chunks = chunks_of(a, 2)
+    vectors = {chunks[0].id: unit_rows(3, 1), chunks[1].id: unit_rows(2, 2)}
+    store.commit_articles([(a, chunks)], salt="s", sentences=vectors)
+    read = store.sentence_vectors([c.id for c in chunks] + ["missing"])
+    assert set(read) == set(vectors)
+    for cid, rows in vectors.items():
+        assert read[cid].dtype == np.float32 and read[cid].shape == rows.shape
+        assert np.allclose(read[cid], rows, atol=2e-3)  # stored as float16
+    assert store.lacking_sentences([a.id]) == set()
+
+    b = article(2, "Stored before sentence vectors existed.")
+    commit(store, b)
+    assert store.lacking_sentences([a.id, b.id, "missing"]) == {b.id}
+
+    # A new version replaces its chunks' vectors; deleting or resetting removes them.
+    new = article(1, "A shorter text now.")
+    store.commit_articles([(new, chunks_of(new))], salt="s", sentences={f"{new.id}:0": unit_rows(1, 3)})
+    assert set(store.sentence_vectors([c.id for c in chunks])) == {f"{new.id}:0"}
+    assert store.delete(new.id)
+    assert store.sentence_vectors([f"{new.id}:0"]) == {}
+    store.commit_articles([(new, chunks_of(new))], salt="s", sentences={f"{new.id}:0": unit_rows(1, 3)})
+    store.reset()
+    assert store.sentence_vectors([f"{new.id}:0"]) == {}
+
+
+def test_aliases_follow_the_version_of_their_article(catalog: CatalogBackend) -> None:
+    needs_sentence_store(catalog)
+    original = article(1, "The wire story about the harbour.")
+    commit(catalog, original)
+    catalog.add_alias("copy-1", original.id, "copyhash", "https://partner.test/copy")
+    commit(catalog, original)  # the same version again (another host, or to add sentence vectors)
+    assert catalog.states(["copy-1"])["copy-1"].article_id == original.id
+    commit(catalog, article(1, "The wire story, rewritten."))  # a new version: the copy no longer is one
+    assert catalog.states(["copy-1"]) == {}
