@@ -37,6 +37,7 @@ class Snapshot:
     chroma: dict[str, tuple[Any, ...]]
     stats: tuple[int, int]  # chunk_stats as kept by the writes
     counted: tuple[int, int]  # the same, counted from the chunks
+    postings: int  # keyword postings (chunk_terms rows)
 
 
 def settings_for(pg: PostgresServer, data_dir: Path, collection: str) -> Settings:
@@ -74,7 +75,10 @@ def snapshot(pg: PostgresServer, data_dir: Path, collection: str, embedder: Embe
     }
     stats = rows(pg, collection, "SELECT chunks, tokens FROM chunk_stats")[0]
     counted = rows(pg, collection, "SELECT count(*), coalesce(sum(doc_len), 0) FROM chunks")[0]
-    return Snapshot(articles, aliases, chunks, chroma, (int(stats[0]), int(stats[1])), tuple(map(int, counted)))  # type: ignore[arg-type]
+    postings = int(rows(pg, collection, "SELECT count(*) FROM chunk_terms")[0][0])
+    return Snapshot(
+        articles, aliases, chunks, chroma, (int(stats[0]), int(stats[1])), tuple(map(int, counted)), postings
+    )  # type: ignore[arg-type]
 
 
 def test_sigkill_midway_then_rerun_equals_one_clean_run(
@@ -94,7 +98,7 @@ def test_sigkill_midway_then_rerun_equals_one_clean_run(
         rt.close()
     assert clean.failed == ()
     reference = snapshot(pg, tmp_path / "ref", ref, embedder)
-    assert reference.stats == reference.counted
+    assert reference.stats == reference.counted and reference.postings > 0
     assert set(reference.chroma) == set(reference.chunks)
 
     # The real CLI with small write batches, killed once about half the articles are committed.
