@@ -10,6 +10,7 @@ PIP_INSTALL := $(PIP) install --quiet --constraint constraints.txt $(if $(WHEELS
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 BROWSER_STAMP := $(VENV)/.browser-checked
+POSTGRES_STAMP := $(VENV)/.postgres-checked
 LLM_STAMP := $(VENV)/.llm-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -17,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install install-dev run test test-fast lint format eval bench clean browser live-llm
+.PHONY: install install-dev run test test-fast lint format eval bench clean browser postgres live-llm
 
 $(CORE_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,18 @@ $(BROWSER_STAMP): | $(DEV_STAMP)
 
 browser: $(BROWSER_STAMP)
 
+# Debian's PostgreSQL for the catalog tests (each test run initdb's its own throwaway cluster on a free
+# port, so no system service is started); the tests skip with a clear message where it cannot install.
+$(POSTGRES_STAMP): | $(DEV_STAMP)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  echo "installing Debian postgresql for the catalog tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	    || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
+	fi
+	touch $@
+
+postgres: $(POSTGRES_STAMP)
+
 # A real small model behind a real OpenAI-compatible server, for the live test. llama-cpp-python builds
 # from source (about 6-8 minutes on 2 cores); pip caches the wheel, so later installs take a second.
 $(LLM_STAMP): | $(DEV_STAMP)
@@ -59,7 +72,7 @@ run: install
 	$(BIN)/newsrag status
 	$(BIN)/newsrag serve --host $(HOST) --port $(PORT)
 
-test: install-dev browser live-llm
+test: install-dev browser postgres live-llm
 	$(BIN)/python -m pytest -q
 
 test-fast: install-dev

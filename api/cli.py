@@ -99,7 +99,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "mode": runtime.store.vectors.mode,
             "location": runtime.store.vectors.location,
             "collection": settings.collection,
-            "catalog": str(catalog.path),
+            "catalog": catalog.location,
         }
         status: dict[str, object] = {
             "store": store,
@@ -214,15 +214,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process")
     print(f"newsrag serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     if args.workers > 1:
-        uvicorn.run(
-            "api.main:app_factory",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            timeout_graceful_shutdown=5,
-        )
+        from api.metrics import multiprocess_metrics
+
+        with multiprocess_metrics():  # /metrics adds up the workers' samples
+            uvicorn.run(
+                "api.main:app_factory",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=args.log_level,
+                timeout_graceful_shutdown=5,
+            )
     else:
         from api.main import create_app
 

@@ -1,19 +1,49 @@
 """Prometheus metrics (prometheus-client), one registry per app so several apps can live in one process.
 
-Exposed at GET /metrics. With `--workers N` each worker process counts for itself (the scraper sees
-whichever worker answered); run one API process per port behind the balancer to scrape each one.
+Exposed at GET /metrics. `newsrag serve --workers N` runs prometheus_client's multiprocess mode: the
+workers write their samples to files in PROMETHEUS_MULTIPROC_DIR (set by `serve`, emptied when it
+starts), and whichever worker answers /metrics reports the sum over all of them. With several hosts,
+scrape each host.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from rag.errors import LLMError, NewsragError
+from rag.models import Answer
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+STAGES = ("condense", "retrieve", "answer", "verify")  # keys of Answer.timings_ms, in the order they run
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch, read when it is imported
+
+
+@contextmanager
+def multiprocess_metrics() -> Iterator[Path]:
+    """For `serve --workers N`: a samples folder for the workers, set in the environment they inherit.
+    An operator's PROMETHEUS_MULTIPROC_DIR is used and emptied first (samples of dead processes would add
+    up forever); otherwise a temporary folder, removed afterwards."""
+    given = os.environ.get(MULTIPROC_ENV)
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="newsrag-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 class Metrics:
@@ -53,6 +83,19 @@ class Metrics:
             ["mode", "refused"],
             registry=self.registry,
         )
+        self.stage_latency = Histogram(
+            "newsrag_answer_stage_duration_seconds",
+            "Time an answer spent in each stage: condense (follow-ups only), retrieve, answer, verify.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def count_answer(self, answer: Answer) -> None:
+        self.answers.labels(answer.mode, str(answer.refused).lower()).inc()
+        for stage in STAGES:
+            if stage in answer.timings_ms:
+                self.stage_latency.labels(stage).observe(answer.timings_ms[stage] / 1000)
 
     def count_error(self, exc: BaseException) -> None:
         kind = exc.type if isinstance(exc, NewsragError) else "internal_error"
@@ -74,6 +117,11 @@ class Metrics:
                 self.ingested.labels(result).inc(n)
 
     def exposition(self) -> tuple[bytes, str]:
+        """This process's samples, or, in multiprocess mode, the sum over every worker's."""
+        if os.environ.get(MULTIPROC_ENV):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 

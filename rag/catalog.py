@@ -1,5 +1,8 @@
 """The catalog: articles, their chunks and the keyword (FTS5/BM25) index, in one SQLite file.
 
+`CatalogBackend` is what the rest of the code may call; `Catalog` (this SQLite file, the embedded
+default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it.
+
 It sits beside Chroma and is the ledger that makes ingest idempotent: an article counts as stored only
 once its row is committed here, after its vectors are in Chroma. A killed ingest therefore leaves at
 worst vectors without a catalog row, which the next run overwrites (same chunk ids) and prunes.
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
@@ -115,6 +119,34 @@ class StoredChunk:
     end: int
 
 
+class CatalogBackend(Protocol):
+    """Articles, chunk offsets and keyword search: every call ingest, retrieval, the API and the CLI make."""
+
+    @property
+    def location(self) -> str:
+        """Where the catalog lives, for status output (never a password)."""
+        ...
+
+    def close(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def reset(self) -> None: ...
+    def states(self, ids: Sequence[str]) -> dict[str, ArticleState]: ...
+    def find_body(self, body_hash: str) -> str | None: ...
+    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None: ...
+    def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None: ...
+    def delete(self, article_id: str) -> bool: ...
+    def get(self, article_id: str) -> Article | None: ...
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]: ...
+    def chunks_of(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]: ...
+    def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> builtins.list[Article]: ...
+    def count(self, flt: ArticleFilter | None = None) -> int: ...
+    def chunk_count(self) -> int: ...
+    def sources(self) -> dict[str, int]: ...
+    def date_range(self) -> tuple[datetime | None, datetime | None]: ...
+    def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> builtins.list[tuple[str, float]]: ...
+
+
 def fts_query(text: str) -> str | None:
     """A safe FTS5 OR-query from free text: quoted terms, stopwords dropped, order kept, no duplicates."""
     seen: dict[str, None] = {}
@@ -138,7 +170,7 @@ def _ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
-class Catalog:
+class Catalog(CatalogBackend):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,6 +203,10 @@ class Catalog:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".newsrag"), description="Folder for embedded Chroma and the catalog.")
     chroma_url: str | None = Field(None, description="Chroma server URL; unset means embedded Chroma.")
     collection: str = Field("newsrag", min_length=3, max_length=63)
+    catalog_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user:password@host:port/db) for the catalog and keyword index, "
+        "shared by several API hosts; unset keeps them in a SQLite file in the data folder.",
+    )
 
     # --- embeddings ---
     embedder: str = Field(

@@ -1,4 +1,4 @@
-"""Chroma (embedded or server) for vectors, the SQLite catalog for articles and keywords.
+"""Chroma (embedded or server) for vectors, the catalog (SQLite or PostgreSQL) for articles and keywords.
 
 `make_store(settings)` picks the Chroma mode. We always hand Chroma our own vectors: its default
 embedding function would try to download a model.
@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.catalog import ArticleFilter, Catalog
+from rag.catalog import ArticleFilter, CatalogBackend
+from rag.catalogs import make_catalog
 from rag.errors import ConfigError, EmbedderMismatch, NewsragError, StoreUnavailable
 from rag.models import Article, Chunk
 from rag.settings import Settings
@@ -177,7 +178,7 @@ class VectorStore:
 class Store:
     """Vectors in Chroma plus the catalog; the only thing ingest and retrieval write or read."""
 
-    def __init__(self, vectors: VectorStore, catalog: Catalog) -> None:
+    def __init__(self, vectors: VectorStore, catalog: CatalogBackend) -> None:
         self.vectors = vectors
         self.catalog = catalog
         self._check_catalog_matches()
@@ -215,4 +216,4 @@ class Store:
 
 
 def make_store(settings: Settings, embedder_name: str) -> Store:
-    return Store(VectorStore(settings, embedder_name), Catalog(settings.catalog_path))
+    return Store(VectorStore(settings, embedder_name), make_catalog(settings))

@@ -22,7 +22,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def record_answer(request: Request, answer: Answer) -> None:
-    services(request).metrics.answers.labels(answer.mode, str(answer.refused).lower()).inc()
+    services(request).metrics.count_answer(answer)
 
 
 @router.post(
