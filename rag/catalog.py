@@ -12,12 +12,15 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from rag.dates import to_ts
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
 
@@ -60,6 +63,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+-- The vectors of a chunk's sentences (split by rag.text.sentence_spans over the chunk's text, in text order):
+-- n rows of dim float16 values, written with the chunk and removed with it.
+CREATE TABLE IF NOT EXISTS chunk_sentences (
+    chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    vectors BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -134,10 +145,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _ts(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
-
-
 class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -190,7 +197,7 @@ class Catalog:
     def reset(self) -> None:
         """Forget everything: used when the catalog no longer matches the Chroma collection."""
         with self._tx() as conn:
-            for table in ("chunks_fts", "chunks", "aliases", "articles", "meta"):
+            for table in ("chunks_fts", "chunk_sentences", "chunks", "aliases", "articles", "meta"):
                 conn.execute(f"DELETE FROM {table}")
 
     # --- ingest ---
@@ -213,8 +220,15 @@ class Catalog:
         row = self._connect().execute("SELECT id FROM articles WHERE body_hash=?", (body_hash,)).fetchone()
         return row["id"] if row else None
 
-    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None:
-        """Write articles, their chunks and keyword rows in one transaction (replacing old versions)."""
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
+        in one transaction, replacing old versions."""
+        sentences = sentences or {}
         now = datetime.now(UTC).isoformat()
         with self._tx() as conn:
             for article, chunks in items:
@@ -235,7 +249,7 @@ class Catalog:
                         article.url,
                         article.source,
                         article.author,
-                        _ts(article.published_at),
+                        to_ts(article.published_at),
                         _iso(article.published_at),
                         _iso(article.updated_at),
                         article.category,
@@ -255,6 +269,26 @@ class Catalog:
                         "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
                         (cur.lastrowid, article.title, chunk.text),
                     )
+                    rows = sentences.get(chunk.id)
+                    if rows is not None:
+                        conn.execute(
+                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
+                            (chunk.id, rows.shape[0], rows.shape[1], rows.astype(np.float16).tobytes()),
+                        )
+
+    def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
+        """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
+        out: set[str] = set()
+        conn = self._connect()
+        for i in range(0, len(article_ids), 500):
+            part = list(article_ids[i : i + 500])
+            rows = conn.execute(
+                f"""SELECT DISTINCT c.article_id FROM chunks c LEFT JOIN chunk_sentences s ON s.chunk_id = c.id
+                WHERE c.article_id IN ({",".join("?" * len(part))}) AND s.chunk_id IS NULL""",
+                part,
+            )
+            out.update(r[0] for r in rows)
+        return out
 
     def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None:
         """Record a syndicated copy: its id points at the stored article, its URL joins alt_urls."""
@@ -318,6 +352,16 @@ class Catalog:
             f"SELECT id, article_id, idx, start, end FROM chunks WHERE id IN ({marks})", list(chunk_ids)
         )
         return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["start"], r["end"]) for r in rows}
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"SELECT chunk_id, n, dim, vectors FROM chunk_sentences WHERE chunk_id IN ({marks})", list(chunk_ids)
+        )
+        return {r[0]: np.frombuffer(r[3], dtype=np.float16).reshape(r[1], r[2]).astype(np.float32) for r in rows}
 
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> list[Article]:
         where, params = flt.sql()

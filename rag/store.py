@@ -6,7 +6,7 @@ embedding function would try to download a model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -190,8 +190,15 @@ class Store:
                 self.catalog.reset()
             self.catalog.set_meta("collection_id", self.vectors.collection_id)
 
-    def write(self, items: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray, salt: str = "") -> None:
-        """Vectors first, stale chunks pruned, catalog last: a crash anywhere is repaired by a re-run."""
+    def write(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        vectors: np.ndarray,
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Vectors first, stale chunks pruned, catalog last (with the sentence vectors, by chunk id): a crash
+        anywhere is repaired by a re-run."""
         ids: list[str] = []
         documents: list[str] = []
         metadatas: list[dict] = []
@@ -204,7 +211,7 @@ class Store:
         self.vectors.upsert(ids, vectors, documents, metadatas)
         for article, _ in items:
             self.vectors.delete_stale(article.id, article.content_hash(salt))
-        self.catalog.commit_articles(items, salt)
+        self.catalog.commit_articles(items, salt, sentences)
 
     def delete(self, article_id: str) -> bool:
         self.vectors.delete_article(article_id)
