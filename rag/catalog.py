@@ -234,8 +234,14 @@ class Catalog:
             for article, chunks in items:
                 self._delete_chunks(conn, article.id)
                 self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (article.id,)).fetchone()
+                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
                 alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
+                if old is not None and old["content_hash"] == article.content_hash(salt):
+                    # The same version written again (adding its sentence vectors): its copies stay copies.
+                    # REPLACE below deletes the row first, and that cascades to the aliases.
+                    kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
+                else:
+                    kept = []
                 conn.execute(
                     """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
                     author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
@@ -259,6 +265,10 @@ class Catalog:
                         len(chunks),
                         now,
                     ),
+                )
+                conn.executemany(
+                    "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
+                    [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
                 )
                 for chunk in chunks:
                     cur = conn.execute(
