@@ -126,6 +126,22 @@ class StoredChunk:
     end: int
 
 
+@dataclass(frozen=True)
+class ChunkView:
+    """A chunk with its text and what a hit shows of its article, read in one query."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+
+
 def fts_query(text: str) -> str | None:
     """A safe FTS5 OR-query from free text: quoted terms, stopwords dropped, order kept, no duplicates."""
     seen: dict[str, None] = {}
@@ -362,6 +378,24 @@ class Catalog:
             f"SELECT id, article_id, idx, start, end FROM chunks WHERE id IN ({marks})", list(chunk_ids)
         )
         return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["start"], r["end"]) for r in rows}
+
+    def chunk_views(self, chunk_ids: Sequence[str]) -> dict[str, ChunkView]:
+        """Chunks with their text cut from the article body by SQLite, so no whole body leaves the catalog."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"""SELECT c.id, c.article_id, c.idx, c.start, c.end, substr(a.body, c.start + 1, c.end - c.start),
+            a.title, a.source, a.url, a.published_at
+            FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})""",
+            list(chunk_ids),
+        )
+        return {
+            r[0]: ChunkView(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], datetime.fromisoformat(r[9]) if r[9] else None
+            )
+            for r in rows
+        }
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
