@@ -102,6 +102,9 @@ class OnnxEmbedder:
                     options.inter_op_num_threads = 1
                     options.log_severity_level = 3
                     options.enable_mem_pattern = False  # shapes change with every batch
+                    # Idle worker threads sleep instead of spinning: spinning took the core the Chroma search
+                    # right after the question's embedding needed (2-8x slower searches on 2 cores).
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         return self._session
 

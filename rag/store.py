@@ -62,6 +62,11 @@ def chroma_where(flt: ArticleFilter) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def article_of(chunk_id: str) -> str:
+    """Chunk ids are '<article id>:<index>' (ingest.chunking)."""
+    return chunk_id.rsplit(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class VectorMatch:
     chunk_id: str
@@ -159,19 +164,15 @@ class VectorStore:
         self._guard(self._client.heartbeat)
 
     def query(self, vector: np.ndarray, flt: ArticleFilter, n: int) -> list[VectorMatch]:
+        """Nearest chunks, distances only: fetching their metadata too cost three times the search itself,
+        and the article id is part of the chunk id."""
         where = chroma_where(flt)
         result = self._guard(
-            lambda: self._collection.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["distances", "metadatas"]
-            )
+            lambda: self._collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
-        metadatas = (result.get("metadatas") or [[]])[0]
-        return [
-            VectorMatch(cid, str(meta["article_id"]), 1.0 - float(dist))
-            for cid, dist, meta in zip(ids, distances, metadatas, strict=True)
-        ]
+        return [VectorMatch(cid, article_of(cid), 1.0 - float(dist)) for cid, dist in zip(ids, distances, strict=True)]
 
 
 class Store:
