@@ -334,7 +334,7 @@ def first_token_chat(client: httpx.Client, base: str, question: str) -> float:
     return elapsed
 
 
-def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
+def ttft(data: Path, qs: list[str], rounds: int, code: Path | None = None) -> dict[str, Any]:
     from tests.support.fake_llm import FakeLLM, TextReply, split_tokens
 
     reply = "The project will cost $120 million [1] and take four years to build [1]."
@@ -347,7 +347,7 @@ def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
         "NEWSRAG_LLM_MAX_RETRIES": "0",
         "NEWSRAG_LLM_TIMEOUT": "30",
     }
-    api = ApiProcess(data, env, OUT / "api-bench-llm.log")
+    api = ApiProcess(data, env, OUT / "api-bench-llm.log", code)
     direct: list[float] = []
     via_ask: list[float] = []
     via_chat: list[float] = []
@@ -556,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--ttft-rounds", type=int, default=60)
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. the main branch) run on the same corpora")
+    parser.add_argument("--ours", type=Path, help="the checkout measured as ours (default: this one)")
     parser.add_argument("--memory-seconds", type=float, default=60.0, help="the 32-client soak for resident memory")
     parser.add_argument("--ask-runs", type=int, default=5, help="`newsrag ask` runs over samples/")
     parser.add_argument("--skip-ttft", action="store_true")
@@ -574,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         corpora[n] = json.loads((data / "ingested.json").read_text())
         qs = questions(400, n)
         runs["ours"].setdefault("floor", {})[n] = embedding_floor(qs)
-        runs["ours"].setdefault("serve", {})[n] = serve_levels(data, qs, levels, args.seconds, None, f"ours-{n}")
+        runs["ours"].setdefault("serve", {})[n] = serve_levels(data, qs, levels, args.seconds, args.ours, f"ours-{n}")
         if args.baseline:
             runs["baseline"].setdefault("serve", {})[n] = serve_levels(
                 data, qs, levels, args.seconds, args.baseline, f"baseline-{n}"
@@ -582,14 +583,14 @@ def main(argv: list[str] | None = None) -> int:
     largest = ensure_corpus(sizes[-1])
     qs = questions(400, sizes[-1])
     if args.memory_seconds:
-        runs["ours"]["memory"] = memory_soak(largest, qs, 32, args.memory_seconds, None, "ours")
+        runs["ours"]["memory"] = memory_soak(largest, qs, 32, args.memory_seconds, args.ours, "ours")
         if args.baseline:
             runs["baseline"]["memory"] = memory_soak(largest, qs, 32, args.memory_seconds, args.baseline, "baseline")
     if args.ask_runs:
-        runs["ours"]["ask"] = cli_ask(None, "ours", args.ask_runs)
+        runs["ours"]["ask"] = cli_ask(args.ours, "ours", args.ask_runs)
         if args.baseline:
             runs["baseline"]["ask"] = cli_ask(args.baseline, "baseline", args.ask_runs)
-    timing = None if args.skip_ttft else ttft(largest, qs, args.ttft_rounds)
+    timing = None if args.skip_ttft else ttft(largest, qs, args.ttft_rounds, args.ours)
     if timing:
         print(json.dumps(timing), flush=True)
     result = {
@@ -597,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
         "load_average_end": os.getloadavg()[0],
         "baseline": str(args.baseline) if args.baseline else None,
+        "ours": str(args.ours or REPO),
         "corpora": corpora,
         "seconds_per_level": args.seconds,
         "runs": runs,
