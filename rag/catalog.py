@@ -1,4 +1,5 @@
-"""The catalog: articles, their chunks and the keyword (FTS5/BM25) index, in one SQLite file.
+"""The catalog: articles, their chunks, the keyword (FTS5/BM25) index and the chunks' sentence vectors (what
+the extractive answerer and citation checks score), in one SQLite file.
 
 It sits beside Chroma and is the ledger that makes ingest idempotent: an article counts as stored only
 once its row is committed here, after its vectors are in Chroma. A killed ingest therefore leaves at
