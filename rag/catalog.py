@@ -439,13 +439,22 @@ class Catalog:
         match = fts_query(query)
         if match is None:
             return []
-        where, params = flt.sql()
-        sql = f"""SELECT c.id AS chunk_id, bm25(chunks_fts, 0.5, 1.0) AS rank
-            FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-            JOIN articles a ON a.id = c.article_id
-            WHERE chunks_fts MATCH ? AND {where}
-            ORDER BY rank LIMIT ?"""
-        rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
+        if flt == ArticleFilter():
+            # No filter: rank inside the FTS index and join only the rows kept (joining every match before
+            # the sort cost a third of the search when a question's words occur in most chunks).
+            sql = """SELECT c.id AS chunk_id, t.rank FROM (
+                SELECT rowid, bm25(chunks_fts, 0.5, 1.0) AS rank FROM chunks_fts
+                WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) t
+                JOIN chunks c ON c.rowid = t.rowid ORDER BY t.rank"""
+            rows = self._connect().execute(sql, [match, limit]).fetchall()
+        else:
+            where, params = flt.sql()
+            sql = f"""SELECT c.id AS chunk_id, bm25(chunks_fts, 0.5, 1.0) AS rank
+                FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                JOIN articles a ON a.id = c.article_id
+                WHERE chunks_fts MATCH ? AND {where}
+                ORDER BY rank LIMIT ?"""
+            rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
         return [(r["chunk_id"], -float(r["rank"])) for r in rows]
 
 
