@@ -24,7 +24,9 @@ $(CORE_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e .
+	$(PIP_INSTALL) -e '.[onnx]'
+	@echo "exporting the bundled model to ONNX (once; serving and the CLI run it without torch)"
+	$(BIN)/python -m rag.onnx_export
 	touch $@
 
 $(DEV_STAMP): $(CORE_STAMP)

@@ -1,19 +1,24 @@
-"""API benchmark: /v1/ask throughput and latency, and the time-to-first-token the service adds.
+"""API benchmark: /v1/ask throughput and latency, start-up, memory, `newsrag ask`, time-to-first-token.
 
-    .venv/bin/python benchmarks/api.py                  # 10,000 generated articles, 20 s per level
-    .venv/bin/python benchmarks/api.py --quick          # 1,000 articles, 5 s per level (a smoke run)
-    .venv/bin/python benchmarks/api.py --write          # also write the "## API" section of RESULTS.md
+    .venv/bin/python benchmarks/api.py                          # 10,000 generated articles, 20 s per level
+    .venv/bin/python benchmarks/api.py --articles 1000,10000 --baseline ../main   # beside an older checkout
+    .venv/bin/python benchmarks/api.py --quick                  # 1,000 articles, 5 s per level (a smoke run)
+    .venv/bin/python benchmarks/api.py --write                  # also write the "## API" section of RESULTS.md
 
-1. A corpus of generated articles (deterministic: same seed, same text) is ingested once into
+1. Corpora of generated articles (deterministic: same seed, same text; one chunk each) are ingested once into
    benchmarks/out/api-<N>/ through the real pipeline, and reused by later runs.
-2. `newsrag serve` runs as its own process over it in extractive mode (the embedded default); clients
-   from this process POST /v1/ask with varied questions at 1, 8 and 32 concurrent clients: requests/s,
-   p50/p95 latency, errors. Client and server share the machine's cores.
-3. Time to first token: the scripted OpenAI-compatible server (tests/support/fake_llm.py) streams a
+2. The question's embedding alone is timed in this process: the floor under any request.
+3. `newsrag serve` runs as its own process over each corpus in extractive mode (the embedded default), and
+   with `--baseline DIR` the same is done with that checkout's code on the same corpus; clients from this
+   process POST /v1/ask with varied questions at 1, 8 and 32 concurrent clients: requests/s, p50/p95
+   latency, errors, time from start to /readyz, resident memory. Client and server share the machine's cores.
+4. Memory: resident memory of the served process before and after 60 s at 32 clients (largest corpus).
+5. `newsrag ask` over samples/ from process start to the printed answer.
+6. Time to first token: the scripted OpenAI-compatible server (testkit/scripted_llm.py) streams a
    reply; we time the first content token when calling it directly, and the first `token` event of
    POST /v1/ask/stream and the first content chunk of POST /v1/chat/completions (stream) when the
    service, started in LLM mode against it, calls it. The difference is what the service adds
-   (retrieval over the corpus, the prompt, LangChain and the SSE hop). Target: p50 <= 50 ms added.
+   (retrieval over the corpus, the prompt, LangChain and the SSE hop).
 """
 
 from __future__ import annotations
@@ -189,15 +194,18 @@ def free_port() -> int:
 
 
 class ApiProcess:
-    def __init__(self, data: Path, env: dict[str, str], log: Path) -> None:
+    """`newsrag serve` as its own process; `code` runs another checkout's code (a same-run baseline)."""
+
+    def __init__(self, data: Path, env: dict[str, str], log: Path, code: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).parent / "newsrag"
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+        cmd = [sys.executable, "-m", "api.cli"]
         self._log = log.open("wb")
+        extra = {"PYTHONPATH": str(code or REPO)}
+        started = time.perf_counter()
         self.proc = subprocess.Popen(
             [*cmd, "serve", "--port", str(self.port), "--log-level", "warning"],
-            env={**os.environ, "NEWSRAG_DATA_DIR": str(data), **env},
+            env={**os.environ, "NEWSRAG_DATA_DIR": str(data), **extra, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=OUT,
@@ -209,11 +217,18 @@ class ApiProcess:
                 raise RuntimeError(f"newsrag serve exited: see {log}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2, trust_env=False).status_code == 200:
+                    self.ready_seconds = time.perf_counter() - started
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.05)
         raise RuntimeError(f"newsrag serve not ready: see {log}")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -319,7 +334,7 @@ def first_token_chat(client: httpx.Client, base: str, question: str) -> float:
     return elapsed
 
 
-def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
+def ttft(data: Path, qs: list[str], rounds: int, code: Path | None = None) -> dict[str, Any]:
     from testkit.scripted_llm import FakeLLM, TextReply, split_tokens
 
     reply = "The project will cost $120 million [1] and take four years to build [1]."
@@ -332,7 +347,7 @@ def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
         "NEWSRAG_LLM_MAX_RETRIES": "0",
         "NEWSRAG_LLM_TIMEOUT": "30",
     }
-    api = ApiProcess(data, env, OUT / "api-bench-llm.log")
+    api = ApiProcess(data, env, OUT / "api-bench-llm.log", code)
     direct: list[float] = []
     via_ask: list[float] = []
     via_chat: list[float] = []
@@ -371,43 +386,72 @@ def ttft(data: Path, qs: list[str], rounds: int) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    corpus = result["corpus"]
+    runs = result["runs"]
+    base = runs.get("baseline") or {}
     lines = [
         "## API",
         "",
-        f"`benchmarks/api.py` on {result['machine']}, {result['date']}. Corpus: {corpus['articles']:,} generated "
-        f"articles ({corpus['chunks']:,} chunks), ingested once (took {corpus['seconds']:.0f} s). `newsrag serve` "
-        "(one process, embedded Chroma, extractive answers) and the load-generating clients share the machine.",
+        f"`benchmarks/api.py` on {result['machine']}, {result['date']}; load average {result['load_average_end']:.1f} "
+        f"at the end (2 cores: above ~2 means other work shared the CPU). Baseline: {result['baseline'] or 'none'}, "
+        "run on the same corpora in the same run. `newsrag serve` (one process, embedded Chroma, extractive answers) "
+        f"and the clients share the machine; {result['seconds_per_level']:.0f} s per level after a warm-up.",
         "",
-        f"`POST /v1/ask`, varied questions, {result['seconds_per_level']:.0f} s per level after a warm-up:",
-        "",
-        "| concurrent clients | requests | requests/s | p50 latency | p95 latency | errors |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| chunks | clients | requests/s | p50 | p95 | errors | baseline requests/s | baseline p50 | baseline p95 |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for level in result["levels"]:
+    for n, serve in runs["ours"]["serve"].items():
+        chunks = result["corpora"][n]["chunks"]
+        theirs = {lv["clients"]: lv for lv in base.get("serve", {}).get(n, {}).get("levels", [])}
+        for lv in serve["levels"]:
+            b = theirs.get(lv["clients"])
+            tail = f"{b['rps']:.1f} | {b['p50_ms']:.0f} ms | {b['p95_ms']:.0f} ms" if b else "- | - | -"
+            lines.append(
+                f"| {chunks:,} | {lv['clients']} | {lv['rps']:.1f} | {lv['p50_ms']:.0f} ms | {lv['p95_ms']:.0f} ms | "
+                f"{lv['errors']} | {tail} |"
+            )
+    lines += ["", "| chunks | question embedding alone (floor) p50 / p95 | serve ready | baseline serve ready |"]
+    lines += ["| ---: | ---: | ---: | ---: |"]
+    for n, floor in runs["ours"]["floor"].items():
+        b = base.get("serve", {}).get(n)
         lines.append(
-            f"| {level['clients']} | {level['requests']} | {level['rps']:.1f} | {level['p50_ms']:.0f} ms | "
-            f"{level['p95_ms']:.0f} ms | {level['errors']} |"
+            f"| {result['corpora'][n]['chunks']:,} | {floor['p50_ms']} / {floor['p95_ms']} ms | "
+            f"{runs['ours']['serve'][n]['ready_seconds']} s | {b['ready_seconds'] if b else '-'} s |"
         )
-    t = result["ttft"]
-    verdict = "met" if max(t["added_ask_p50_ms"], t["added_chat_p50_ms"]) <= 50 else "NOT met"
-    lines += [
-        "",
-        f"Time to first token, scripted OpenAI-compatible server, {t['rounds']} sequential rounds "
-        "(interleaved), same corpus:",
-        "",
-        "| path | p50 | p95 | added over direct (p50) |",
-        "| --- | ---: | ---: | ---: |",
-        f"| scripted server called directly | {t['direct_p50_ms']} ms | {t['direct_p95_ms']} ms | - |",
-        f"| `POST /v1/ask/stream` (first `token` event) | {t['ask_stream_p50_ms']} ms | {t['ask_stream_p95_ms']} ms "
-        f"| {t['added_ask_p50_ms']} ms |",
-        f"| `POST /v1/chat/completions` stream (first content) | {t['chat_stream_p50_ms']} ms | "
-        f"{t['chat_stream_p95_ms']} ms | {t['added_chat_p50_ms']} ms |",
-        "",
-        f"Target p50 added <= 50 ms: {verdict}. What is added: embedding the question, dense + keyword retrieval "
-        "over the corpus, the prompt, LangChain's streaming and the extra SSE hop.",
-        "",
-    ]
+    if "memory" in runs["ours"]:
+        m, bm = runs["ours"]["memory"], base.get("memory")
+        lines += [
+            "",
+            f"Resident memory, {m['clients']} clients for {m['seconds']:.0f} s: {m['rss_mb_ready']} MB ready, "
+            f"{m['rss_mb_after']} MB after ({m['rps']:.1f} requests/s, {m['errors']} errors)"
+            + (
+                f"; baseline {bm['rss_mb_ready']} MB -> {bm['rss_mb_after']} MB ({bm['rps']:.1f} requests/s)."
+                if bm
+                else "."
+            ),
+        ]
+    if "ask" in runs["ours"]:
+        a, ba = runs["ours"]["ask"], base.get("ask")
+        lines += [
+            "",
+            f"`newsrag ask` over samples/, process start to printed answer, {a['runs']} runs: p50 {a['p50_s']} s, "
+            f"max {a['max_s']} s" + (f"; baseline p50 {ba['p50_s']} s, max {ba['max_s']} s." if ba else "."),
+        ]
+    t = result.get("ttft")
+    if t:
+        lines += [
+            "",
+            f"Time to first token, scripted OpenAI-compatible server, {t['rounds']} sequential rounds (interleaved), "
+            "largest corpus:",
+            "",
+            "| path | p50 | p95 | added over direct (p50) |",
+            "| --- | ---: | ---: | ---: |",
+            f"| scripted server called directly | {t['direct_p50_ms']} ms | {t['direct_p95_ms']} ms | - |",
+            f"| `POST /v1/ask/stream` (first `token` event) | {t['ask_stream_p50_ms']} ms | "
+            f"{t['ask_stream_p95_ms']} ms | {t['added_ask_p50_ms']} ms |",
+            f"| `POST /v1/chat/completions` stream (first content) | {t['chat_stream_p50_ms']} ms | "
+            f"{t['chat_stream_p95_ms']} ms | {t['added_chat_p50_ms']} ms |",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -422,51 +466,153 @@ def write_results(section: str) -> None:
     RESULTS.write_text(text)
 
 
+def embedding_floor(qs: list[str]) -> dict[str, float]:
+    """The question's embedding alone, in this process with the server's embedder: what no request can beat."""
+    from rag.embeddings import make_embedder
+    from rag.settings import Settings
+
+    embedder = make_embedder(Settings(_env_file=None))
+    for q in qs[:10]:
+        embedder.embed_query(q)
+    samples = []
+    for q in qs[:200]:
+        started = time.perf_counter()
+        embedder.embed_query(q)
+        samples.append(time.perf_counter() - started)
+    return {"p50_ms": round(pct(samples, 0.5) * 1000, 2), "p95_ms": round(pct(samples, 0.95) * 1000, 2)}
+
+
+def serve_levels(data: Path, qs: list[str], levels: list[int], seconds: float, code: Path | None, tag: str) -> dict:
+    api = ApiProcess(data, {"NEWSRAG_ANSWERER": "extractive"}, OUT / f"api-bench-{tag}.log", code)
+    out: dict[str, Any] = {
+        "ready_seconds": round(api.ready_seconds, 2),
+        "rss_mb_ready": round(api.rss_mb()),
+        "levels": [],
+    }
+    try:
+        for clients in levels:
+            level = asyncio.run(load_level(api.url, clients, seconds, qs))
+            level["rss_mb_after"] = round(api.rss_mb())
+            print(tag, json.dumps(level), flush=True)
+            out["levels"].append(level)
+    finally:
+        api.stop()
+    return out
+
+
+def memory_soak(data: Path, qs: list[str], clients: int, seconds: float, code: Path | None, tag: str) -> dict:
+    """Resident memory of the served process before and after `seconds` at `clients` concurrent clients."""
+    api = ApiProcess(data, {"NEWSRAG_ANSWERER": "extractive"}, OUT / f"api-soak-{tag}.log", code)
+    try:
+        before = api.rss_mb()
+        level = asyncio.run(load_level(api.url, clients, seconds, qs))
+        after = api.rss_mb()
+    finally:
+        api.stop()
+    result = {"clients": clients, "seconds": seconds, "rss_mb_ready": round(before), "rss_mb_after": round(after)}
+    result.update({k: level[k] for k in ("requests", "rps", "p50_ms", "p95_ms", "errors")})
+    print(tag, "soak", json.dumps(result), flush=True)
+    return result
+
+
+SAMPLE_QUESTIONS = [
+    "How much has Microsoft invested?",
+    "What did the central bank decide about interest rates?",
+    "Who won the election?",
+    "What happened to the Firefly lander?",
+    "What are the risks of the new AI model?",
+]
+
+
+def cli_ask(code: Path | None, tag: str, runs: int) -> dict[str, Any]:
+    """`newsrag ask` over samples/, from process start to the printed answer (the store ingested once, untimed)."""
+    data = OUT / f"samples-{tag}"
+    env = {**os.environ, "NEWSRAG_DATA_DIR": str(data), "PYTHONPATH": str(code or REPO)}
+    env.pop("NEWSRAG_ANSWERER", None)
+    cmd = [sys.executable, "-m", "api.cli"]
+    if not (data / "ingested").exists():
+        subprocess.run([*cmd, "ingest", str(REPO / "samples")], env=env, cwd=OUT, check=True, capture_output=True)
+        (data / "ingested").write_text("")
+    walls = []
+    for i in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [*cmd, "ask", SAMPLE_QUESTIONS[i % len(SAMPLE_QUESTIONS)]],
+            env=env,
+            cwd=OUT,
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - started)
+    result = {"runs": runs, "p50_s": round(pct(walls, 0.5), 2), "max_s": round(max(walls), 2)}
+    print(tag, "ask", json.dumps(result), flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--articles", default="10000", help="corpus sizes, comma-separated (one chunk each)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per concurrency level")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--ttft-rounds", type=int, default=60)
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. the main branch) run on the same corpora")
+    parser.add_argument("--ours", type=Path, help="the checkout measured as ours (default: this one)")
+    parser.add_argument("--memory-seconds", type=float, default=60.0, help="the 32-client soak for resident memory")
+    parser.add_argument("--ask-runs", type=int, default=5, help="`newsrag ask` runs over samples/")
+    parser.add_argument("--skip-ttft", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1,000 articles, 5 s per level, 20 TTFT rounds")
     parser.add_argument("--write", action="store_true", help="write the '## API' section of benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.articles, args.seconds, args.ttft_rounds = 1_000, 5.0, 20
+        args.articles, args.seconds, args.ttft_rounds = "1000", 5.0, 20
     OUT.mkdir(parents=True, exist_ok=True)
-
-    data = ensure_corpus(args.articles)
-    corpus = json.loads((data / "ingested.json").read_text())
-    qs = questions(400, args.articles)
-
-    api = ApiProcess(data, {"NEWSRAG_ANSWERER": "extractive"}, OUT / "api-bench.log")
-    levels = []
-    try:
-        for clients in (int(x) for x in args.levels.split(",")):
-            level = asyncio.run(load_level(api.url, clients, args.seconds, qs))
-            print(json.dumps(level), flush=True)
-            levels.append(level)
-    finally:
-        api.stop()
-
-    timing = ttft(data, qs, args.ttft_rounds)
-    print(json.dumps(timing), flush=True)
+    sizes = [int(x) for x in args.articles.split(",")]
+    levels = [int(x) for x in args.levels.split(",")]
+    runs: dict[str, Any] = {"ours": {}, "baseline": {}}
+    corpora = {}
+    for n in sizes:
+        data = ensure_corpus(n)
+        corpora[n] = json.loads((data / "ingested.json").read_text())
+        qs = questions(400, n)
+        runs["ours"].setdefault("floor", {})[n] = embedding_floor(qs)
+        runs["ours"].setdefault("serve", {})[n] = serve_levels(data, qs, levels, args.seconds, args.ours, f"ours-{n}")
+        if args.baseline:
+            runs["baseline"].setdefault("serve", {})[n] = serve_levels(
+                data, qs, levels, args.seconds, args.baseline, f"baseline-{n}"
+            )
+    largest = ensure_corpus(sizes[-1])
+    qs = questions(400, sizes[-1])
+    if args.memory_seconds:
+        runs["ours"]["memory"] = memory_soak(largest, qs, 32, args.memory_seconds, args.ours, "ours")
+        if args.baseline:
+            runs["baseline"]["memory"] = memory_soak(largest, qs, 32, args.memory_seconds, args.baseline, "baseline")
+    if args.ask_runs:
+        runs["ours"]["ask"] = cli_ask(args.ours, "ours", args.ask_runs)
+        if args.baseline:
+            runs["baseline"]["ask"] = cli_ask(args.baseline, "baseline", args.ask_runs)
+    timing = None if args.skip_ttft else ttft(largest, qs, args.ttft_rounds, args.ours)
+    if timing:
+        print(json.dumps(timing), flush=True)
     result = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
-        "corpus": corpus,
+        "load_average_end": os.getloadavg()[0],
+        "baseline": str(args.baseline) if args.baseline else None,
+        "ours": str(args.ours or REPO),
+        "corpora": corpora,
         "seconds_per_level": args.seconds,
-        "levels": levels,
+        "runs": runs,
         "ttft": timing,
     }
-    (OUT / f"api-results-{args.articles}.json").write_text(json.dumps(result, indent=2))
+    (OUT / f"api-results-{args.articles.replace(',', '-')}.json").write_text(json.dumps(result, indent=2, default=str))
     section = markdown(result)
     print()
     print(section)
     if args.write:
         write_results(section)
         print(f"wrote the '## API' section of {RESULTS}")
-    return 1 if any(level["errors"] for level in levels) else 0
+    errors = [lv["errors"] for side in runs.values() for r in side.get("serve", {}).values() for lv in r["levels"]]
+    return 1 if any(errors) else 0
 
 
 if __name__ == "__main__":

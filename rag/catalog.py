@@ -1,4 +1,5 @@
-"""The catalog: articles, their chunks and the keyword (FTS5/BM25) index, in one SQLite file.
+"""The catalog: articles, their chunks, the keyword (FTS5/BM25) index and the chunks' sentence vectors (what
+the extractive answerer and citation checks score), in one SQLite file.
 
 `CatalogBackend` is what the rest of the code may call; `Catalog` (this SQLite file, the embedded
 default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it.
@@ -15,13 +16,16 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
+from rag.dates import to_ts
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
 
@@ -64,6 +68,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+-- The vectors of a chunk's sentences (split by rag.text.sentence_spans over the chunk's text, in text order):
+-- n rows of dim float16 values, written with the chunk and removed with it.
+CREATE TABLE IF NOT EXISTS chunk_sentences (
+    chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    vectors BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -119,6 +131,22 @@ class StoredChunk:
     end: int
 
 
+@dataclass(frozen=True)
+class ChunkView:
+    """A chunk with its text and what a hit shows of its article, read in one query."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+
+
 class CatalogBackend(Protocol):
     """Articles, chunk offsets and keyword search: every call ingest, retrieval, the API and the CLI make."""
 
@@ -133,12 +161,20 @@ class CatalogBackend(Protocol):
     def reset(self) -> None: ...
     def states(self, ids: Sequence[str]) -> dict[str, ArticleState]: ...
     def find_body(self, body_hash: str) -> str | None: ...
-    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None: ...
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None: ...
+    def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]: ...
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
     def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None: ...
     def delete(self, article_id: str) -> bool: ...
     def get(self, article_id: str) -> Article | None: ...
     def get_many(self, ids: Sequence[str]) -> dict[str, Article]: ...
     def chunks_of(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]: ...
+    def chunk_views(self, chunk_ids: Sequence[str]) -> dict[str, ChunkView]: ...
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> builtins.list[Article]: ...
     def count(self, flt: ArticleFilter | None = None) -> int: ...
     def chunk_count(self) -> int: ...
@@ -164,10 +200,6 @@ def fts_query(text: str) -> str | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _ts(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
 
 
 class Catalog(CatalogBackend):
@@ -226,7 +258,7 @@ class Catalog(CatalogBackend):
     def reset(self) -> None:
         """Forget everything: used when the catalog no longer matches the Chroma collection."""
         with self._tx() as conn:
-            for table in ("chunks_fts", "chunks", "aliases", "articles", "meta"):
+            for table in ("chunks_fts", "chunk_sentences", "chunks", "aliases", "articles", "meta"):
                 conn.execute(f"DELETE FROM {table}")
 
     # --- ingest ---
@@ -249,15 +281,28 @@ class Catalog(CatalogBackend):
         row = self._connect().execute("SELECT id FROM articles WHERE body_hash=?", (body_hash,)).fetchone()
         return row["id"] if row else None
 
-    def commit_articles(self, items: Sequence[tuple[Article, Sequence[Chunk]]], salt: str = "") -> None:
-        """Write articles, their chunks and keyword rows in one transaction (replacing old versions)."""
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
+        in one transaction, replacing old versions."""
+        sentences = sentences or {}
         now = datetime.now(UTC).isoformat()
         with self._tx() as conn:
             for article, chunks in items:
                 self._delete_chunks(conn, article.id)
                 self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls FROM articles WHERE id=?", (article.id,)).fetchone()
+                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
                 alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
+                if old is not None and old["content_hash"] == article.content_hash(salt):
+                    # The same version written again (adding its sentence vectors): its copies stay copies.
+                    # REPLACE below deletes the row first, and that cascades to the aliases.
+                    kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
+                else:
+                    kept = []
                 conn.execute(
                     """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
                     author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
@@ -271,7 +316,7 @@ class Catalog(CatalogBackend):
                         article.url,
                         article.source,
                         article.author,
-                        _ts(article.published_at),
+                        to_ts(article.published_at),
                         _iso(article.published_at),
                         _iso(article.updated_at),
                         article.category,
@@ -282,6 +327,10 @@ class Catalog(CatalogBackend):
                         now,
                     ),
                 )
+                conn.executemany(
+                    "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
+                    [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
+                )
                 for chunk in chunks:
                     cur = conn.execute(
                         "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
@@ -291,6 +340,26 @@ class Catalog(CatalogBackend):
                         "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
                         (cur.lastrowid, article.title, chunk.text),
                     )
+                    rows = sentences.get(chunk.id)
+                    if rows is not None:
+                        conn.execute(
+                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
+                            (chunk.id, rows.shape[0], rows.shape[1], rows.astype(np.float16).tobytes()),
+                        )
+
+    def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
+        """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
+        out: set[str] = set()
+        conn = self._connect()
+        for i in range(0, len(article_ids), 500):
+            part = list(article_ids[i : i + 500])
+            rows = conn.execute(
+                f"""SELECT DISTINCT c.article_id FROM chunks c LEFT JOIN chunk_sentences s ON s.chunk_id = c.id
+                WHERE c.article_id IN ({",".join("?" * len(part))}) AND s.chunk_id IS NULL""",
+                part,
+            )
+            out.update(r[0] for r in rows)
+        return out
 
     def add_alias(self, alias_id: str, article_id: str, content_hash: str, url: str | None) -> None:
         """Record a syndicated copy: its id points at the stored article, its URL joins alt_urls."""
@@ -355,6 +424,34 @@ class Catalog(CatalogBackend):
         )
         return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["start"], r["end"]) for r in rows}
 
+    def chunk_views(self, chunk_ids: Sequence[str]) -> dict[str, ChunkView]:
+        """Chunks with their text cut from the article body by SQLite, so no whole body leaves the catalog."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"""SELECT c.id, c.article_id, c.idx, c.start, c.end, substr(a.body, c.start + 1, c.end - c.start),
+            a.title, a.source, a.url, a.published_at
+            FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})""",
+            list(chunk_ids),
+        )
+        return {
+            r[0]: ChunkView(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], datetime.fromisoformat(r[9]) if r[9] else None
+            )
+            for r in rows
+        }
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"SELECT chunk_id, n, dim, vectors FROM chunk_sentences WHERE chunk_id IN ({marks})", list(chunk_ids)
+        )
+        return {r[0]: np.frombuffer(r[3], dtype=np.float16).reshape(r[1], r[2]).astype(np.float32) for r in rows}
+
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> list[Article]:
         where, params = flt.sql()
         rows = self._connect().execute(
@@ -386,13 +483,22 @@ class Catalog(CatalogBackend):
         match = fts_query(query)
         if match is None:
             return []
-        where, params = flt.sql()
-        sql = f"""SELECT c.id AS chunk_id, bm25(chunks_fts, 0.5, 1.0) AS rank
-            FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-            JOIN articles a ON a.id = c.article_id
-            WHERE chunks_fts MATCH ? AND {where}
-            ORDER BY rank LIMIT ?"""
-        rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
+        if flt == ArticleFilter():
+            # No filter: rank inside the FTS index and join only the rows kept (joining every match before
+            # the sort cost a third of the search when a question's words occur in most chunks).
+            sql = """SELECT c.id AS chunk_id, t.rank FROM (
+                SELECT rowid, bm25(chunks_fts, 0.5, 1.0) AS rank FROM chunks_fts
+                WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) t
+                JOIN chunks c ON c.rowid = t.rowid ORDER BY t.rank"""
+            rows = self._connect().execute(sql, [match, limit]).fetchall()
+        else:
+            where, params = flt.sql()
+            sql = f"""SELECT c.id AS chunk_id, bm25(chunks_fts, 0.5, 1.0) AS rank
+                FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                JOIN articles a ON a.id = c.article_id
+                WHERE chunks_fts MATCH ? AND {where}
+                ORDER BY rank LIMIT ?"""
+            rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
         return [(r["chunk_id"], -float(r["rank"])) for r in rows]
 
 

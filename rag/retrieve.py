@@ -207,27 +207,24 @@ class Retriever:
         keyword_rank: dict[str, int],
         similarity: dict[str, float],
     ) -> list[Hit]:
-        catalog = self.store.catalog
-        chunks = catalog.chunks_of(list(scores))
-        articles = catalog.get_many(list({c.article_id for c in chunks.values()}))
+        views = self.store.catalog.chunk_views(list(scores))
         hits: list[Hit] = []
         for chunk_id, score in scores.items():
-            chunk = chunks.get(chunk_id)
-            article = articles.get(chunk.article_id) if chunk else None
-            if chunk is None or article is None:
+            view = views.get(chunk_id)
+            if view is None:
                 continue  # vectors written by a killed ingest whose catalog row never landed
             hits.append(
                 Hit(
                     chunk_id=chunk_id,
-                    article_id=article.id,
-                    index=chunk.index,
-                    start=chunk.start,
-                    end=chunk.end,
-                    text=article.body[chunk.start : chunk.end],
-                    title=article.title,
-                    source=article.source,
-                    url=article.url,
-                    published_at=article.published_at,
+                    article_id=view.article_id,
+                    index=view.index,
+                    start=view.start,
+                    end=view.end,
+                    text=view.text,
+                    title=view.title,
+                    source=view.source,
+                    url=view.url,
+                    published_at=view.published_at,
                     score=score,
                     similarity=similarity.get(chunk_id),
                     dense_rank=dense_rank.get(chunk_id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rag.embeddings import CachingEmbedder, Embedder, make_embedder
-from rag.sentences import EmbeddedSentences, SentenceVectors
+from rag.sentences import SentenceVectors, StoredSentences
 from rag.settings import Settings
 from rag.store import Store, make_store
 
@@ -19,7 +19,7 @@ class Runtime:
     sentences: SentenceVectors = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sentences = EmbeddedSentences(CachingEmbedder(self.embedder))
+        self.sentences = StoredSentences(self.store.catalog, CachingEmbedder(self.embedder))
 
     def close(self) -> None:
         self.store.close()

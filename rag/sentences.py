@@ -2,8 +2,9 @@
 
 The seam between the fast path and the answerers: `SentenceVectors.of(hits)` gives every sentence of the
 retrieved chunks (split by `rag.text.sentence_spans`, the split chunking uses) with a unit vector per
-sentence. `EmbeddedSentences` computes them with the embedder on each call; a store that keeps the vectors
-written at ingest implements the same protocol, so the answer path does no model work.
+sentence. `StoredSentences` reads the vectors ingest wrote beside each chunk (one catalog query per call), so
+the answer path does no model work; `EmbeddedSentences` computes them with the embedder, which is what
+`StoredSentences` falls back to for chunks stored before sentence vectors existed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.catalog import CatalogBackend
 from rag.embeddings import Embedder
 from rag.models import Hit
 from rag.text import sentence_spans
@@ -47,6 +49,9 @@ class SentenceVectors(Protocol):
     def of(self, hits: Sequence[Hit]) -> HitSentences: ...
 
 
+_EMPTY = HitSentences((), np.zeros((0, 0), dtype=np.float32))
+
+
 class EmbeddedSentences:
     """Vectors computed now by the embedder (wrap it in a CachingEmbedder to reuse them across calls)."""
 
@@ -56,5 +61,46 @@ class EmbeddedSentences:
     def of(self, hits: Sequence[Hit]) -> HitSentences:
         refs = chunk_sentences(hits)
         if not refs:
-            return HitSentences((), np.zeros((0, 0), dtype=np.float32))
+            return _EMPTY
         return HitSentences(tuple(refs), self.embedder.embed_documents([r.text for r in refs]))
+
+
+class StoredSentences:
+    """Vectors written at ingest (rag.catalog chunk_sentences), read for all hits in one query.
+
+    A chunk with no stored vectors, or with a different number of sentences than its text splits into (a
+    store written by an older version), gets them from `fallback`; re-running `newsrag ingest` over the same
+    sources writes the missing ones (ingest backfills unchanged articles that lack them).
+    """
+
+    def __init__(self, catalog: CatalogBackend, fallback: Embedder) -> None:
+        self.catalog = catalog
+        self.fallback = fallback
+
+    def of(self, hits: Sequence[Hit]) -> HitSentences:
+        refs = chunk_sentences(hits)
+        if not refs:
+            return _EMPTY
+        stored = self.catalog.sentence_vectors(list(dict.fromkeys(h.chunk_id for h in hits)))
+        per_hit: list[list[SentenceRef]] = [[] for _ in hits]
+        for ref in refs:
+            per_hit[ref.hit_index].append(ref)
+        blocks: list[np.ndarray | None] = []
+        missing: list[SentenceRef] = []
+        for hit, hit_refs in zip(hits, per_hit, strict=True):
+            rows = stored.get(hit.chunk_id)
+            if rows is not None and rows.shape[0] == len(hit_refs):
+                blocks.append(rows)
+            else:
+                blocks.append(None)
+                missing.extend(hit_refs)
+        fresh = iter(self.fallback.embed_documents([r.text for r in missing]) if missing else [])
+        vectors = np.concatenate(
+            [
+                block if block is not None else np.stack([next(fresh) for _ in hit_refs])
+                for block, hit_refs in zip(blocks, per_hit, strict=True)
+                if hit_refs
+            ]
+        )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # stored as float16: make them unit again
+        return HitSentences(tuple(refs), (vectors / np.maximum(norms, 1e-12)).astype(np.float32))

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         description="'local' (bundled all-MiniLM-L6-v2), a sentence-transformers folder, or 'openai:<model>'.",
     )
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "newsrag",
+        description="Folder for the bundled model's ONNX graph, exported once from its weights.",
+    )
     embed_device: str = "cpu"
     torch_threads: int | None = Field(
         None,

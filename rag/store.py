@@ -6,7 +6,7 @@ embedding function would try to download a model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -61,6 +61,11 @@ def chroma_where(flt: ArticleFilter) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def article_of(chunk_id: str) -> str:
+    """Chunk ids are '<article id>:<index>' (ingest.chunking)."""
+    return chunk_id.rsplit(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -160,19 +165,15 @@ class VectorStore:
         self._guard(self._client.heartbeat)
 
     def query(self, vector: np.ndarray, flt: ArticleFilter, n: int) -> list[VectorMatch]:
+        """Nearest chunks, distances only: fetching their metadata too cost three times the search itself,
+        and the article id is part of the chunk id."""
         where = chroma_where(flt)
         result = self._guard(
-            lambda: self._collection.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["distances", "metadatas"]
-            )
+            lambda: self._collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
-        metadatas = (result.get("metadatas") or [[]])[0]
-        return [
-            VectorMatch(cid, str(meta["article_id"]), 1.0 - float(dist))
-            for cid, dist, meta in zip(ids, distances, metadatas, strict=True)
-        ]
+        return [VectorMatch(cid, article_of(cid), 1.0 - float(dist)) for cid, dist in zip(ids, distances, strict=True)]
 
 
 class Store:
@@ -191,8 +192,15 @@ class Store:
                 self.catalog.reset()
             self.catalog.set_meta("collection_id", self.vectors.collection_id)
 
-    def write(self, items: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray, salt: str = "") -> None:
-        """Vectors first, stale chunks pruned, catalog last: a crash anywhere is repaired by a re-run."""
+    def write(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        vectors: np.ndarray,
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Vectors first, stale chunks pruned, catalog last (with the sentence vectors, by chunk id): a crash
+        anywhere is repaired by a re-run."""
         ids: list[str] = []
         documents: list[str] = []
         metadatas: list[dict] = []
@@ -205,7 +213,7 @@ class Store:
         self.vectors.upsert(ids, vectors, documents, metadatas)
         for article, _ in items:
             self.vectors.delete_stale(article.id, article.content_hash(salt))
-        self.catalog.commit_articles(items, salt)
+        self.catalog.commit_articles(items, salt, sentences)
 
     def delete(self, article_id: str) -> bool:
         self.vectors.delete_article(article_id)

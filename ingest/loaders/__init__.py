@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ingest.loaders.base import LoadedItem, LoadOptions
-from ingest.loaders.feeds import load_feed
-from ingest.loaders.html import load_html
-from ingest.loaders.jsonl import load_json, load_jsonl
-from ingest.loaders.text import load_text
+from ingest.loaders.jsonl import load_jsonl
 
-LOADERS = {
-    ".jsonl": load_jsonl,
-    ".ndjson": load_jsonl,
-    ".json": load_json,
-    ".md": load_text,
-    ".markdown": load_text,
-    ".txt": load_text,
-    ".html": load_html,
-    ".htm": load_html,
-    ".xml": load_feed,
-    ".rss": load_feed,
-    ".atom": load_feed,
+Loader = Callable[[str, bytes, LoadOptions], list[LoadedItem]]
+# Suffix -> (module in this package, loader). Imported on first use: the HTML and feed parsers (trafilatura,
+# lxml, feedparser) take a good part of a second to import, and serving or asking never needs them.
+LOADERS: dict[str, tuple[str, str]] = {
+    ".jsonl": ("jsonl", "load_jsonl"),
+    ".ndjson": ("jsonl", "load_jsonl"),
+    ".json": ("jsonl", "load_json"),
+    ".md": ("text", "load_text"),
+    ".markdown": ("text", "load_text"),
+    ".txt": ("text", "load_text"),
+    ".html": ("html", "load_html"),
+    ".htm": ("html", "load_html"),
+    ".xml": ("feeds", "load_feed"),
+    ".rss": ("feeds", "load_feed"),
+    ".atom": ("feeds", "load_feed"),
 }
+# Formats that hold many articles: their files may be far larger than one article.
+_MANY_ARTICLES = frozenset({"load_jsonl", "load_json", "load_feed"})
 # Project files that live beside articles in a folder and are not articles.
 _NOT_ARTICLES = ("readme", "license", "licence", "changelog", "contributing")
 
@@ -43,21 +46,27 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield path
 
 
+def _loader(name: tuple[str, str]) -> Loader:
+    module, function = name
+    loader: Loader = getattr(importlib.import_module(f"ingest.loaders.{module}"), function)
+    return loader
+
+
 def _load_file(path: Path, options: LoadOptions) -> list[LoadedItem]:
-    loader = LOADERS.get(path.suffix.lower())
+    name = LOADERS.get(path.suffix.lower())
     shown = str(path)
-    if loader is None:
+    if name is None:
         supported = ", ".join(sorted(LOADERS))
         return [LoadedItem(shown, None, error=f"unsupported file type {path.suffix!r} (supported: {supported})")]
     try:
         size = path.stat().st_size
         # One-article formats larger than several times the article limit are refused unread.
-        if loader not in (load_jsonl, load_json, load_feed) and size > options.max_chars * 8:
+        if name[1] not in _MANY_ARTICLES and size > options.max_chars * 8:
             return [LoadedItem(shown, None, error=f"file of {size:,} bytes is over the article size limit")]
         data = path.read_bytes()
     except OSError as exc:
         return [LoadedItem(shown, None, error=f"cannot read file: {exc.strerror or exc}")]
-    return loader(shown, data, options)
+    return _loader(name)(shown, data, options)
 
 
 def load(path: str | Path, options: LoadOptions | None = None) -> Iterator[LoadedItem]:

@@ -11,6 +11,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from ingest.loaders import load
 from ingest.pipeline import ingest
+from rag.catalog import ArticleFilter
 from rag.embeddings import Embedder
 from rag.errors import StoreUnavailable
 from rag.runtime import Runtime
@@ -57,6 +58,9 @@ def test_ingest_into_server_mode(
         # The vectors really live in the server process, not in a local folder.
         assert _server_count(chroma_server, chroma_settings.collection) == first.chunks
         assert not (chroma_settings.data_dir / "chroma").exists()
+        # Sentence vectors sit in the catalog beside the chunks, so any process on it reads them.
+        articles = [a.id for a in rt.store.catalog.list(ArticleFilter(), limit=1000)]
+        assert len(articles) == SAMPLE_COUNT and rt.store.catalog.lacking_sentences(articles) == set()
 
         second = ingest(load(SAMPLES), rt.store, rt.embedder, rt.settings)
         assert (second.added, second.updated, second.unchanged, second.chunks) == (0, 0, SAMPLE_COUNT, 0)

@@ -1,5 +1,6 @@
 """Crash safety: `newsrag ingest` killed with SIGKILL half-way, then run again, ends in exactly the state of
-one clean run (same articles, same chunks in Chroma and the catalog, no duplicates, no orphans)."""
+one clean run (same articles, same chunks in Chroma and the catalog, the same sentence vectors beside them,
+no duplicates, no orphans)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from benchmarks.ingest import generate_corpus, write_corpus
@@ -24,6 +26,7 @@ from rag.models import IngestReport
 from rag.runtime import Runtime
 from rag.settings import Settings
 from rag.store import make_store
+from rag.text import sentence_spans
 from tests.ingest.helpers import NEWSRAG, cli_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -58,6 +61,10 @@ class Snapshot:
     chroma_chunks: dict[str, tuple[Any, ...]]
     fts_rows: int
     chroma_count: int
+    sentence_rows: dict[str, int]  # chunk id -> sentences with a stored vector
+    # The vectors themselves, compared with a tolerance: batches of a resumed run differ from a clean run's,
+    # and the last bits of a float sum with them.
+    sentence_vectors: dict[str, np.ndarray] = field(compare=False)
 
 
 def snapshot(data_dir: Path, embedder: Embedder) -> Snapshot:
@@ -81,7 +88,18 @@ def snapshot(data_dir: Path, embedder: Embedder) -> Snapshot:
         aliases = dict(conn.execute("SELECT alias_id, article_id FROM aliases").fetchall())
         chunks = {r[0]: tuple(r[1:]) for r in conn.execute("SELECT id, article_id, idx, start, end FROM chunks")}
         fts = conn.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
-    return Snapshot(articles, aliases, chunks, chroma, fts, count)
+        sentences = {
+            r[0]: np.frombuffer(r[3], dtype=np.float16).reshape(r[1], r[2]).astype(np.float32)
+            for r in conn.execute("SELECT chunk_id, n, dim, vectors FROM chunk_sentences")
+        }
+    return Snapshot(
+        articles, aliases, chunks, chroma, fts, count, {k: v.shape[0] for k, v in sentences.items()}, sentences
+    )
+
+
+def assert_same_sentence_vectors(state: Snapshot, reference: Snapshot) -> None:
+    for chunk_id, rows in reference.sentence_vectors.items():
+        assert np.allclose(state.sentence_vectors[chunk_id], rows, atol=2e-3), chunk_id
 
 
 def assert_clean(state: Snapshot) -> None:
@@ -93,6 +111,10 @@ def assert_clean(state: Snapshot) -> None:
     for cid, (article_id, idx, start, end) in state.catalog_chunks.items():
         assert state.chroma_chunks[cid][:4] == (article_id, idx, start, end)
         assert state.chroma_chunks[cid][4] == state.articles[article_id][0]  # current version only
+    # Every chunk has one stored vector per sentence of its text, and nothing else has any.
+    assert set(state.sentence_rows) == set(state.catalog_chunks)
+    for cid, n in state.sentence_rows.items():
+        assert n == len(sentence_spans(state.chroma_chunks[cid][5])), cid
     positions = [(a, i) for a, i, *_ in state.catalog_chunks.values()]
     assert len(positions) == len(set(positions))
     assert set(state.aliases.values()) <= set(state.articles)
@@ -183,7 +205,9 @@ def test_sigkill_midway_then_rerun_equals_one_clean_run(corpus: Path, tmp_path: 
     assert rows[0] < total, f"(catalog rows, chroma rows) at the kill: {rows}"
     report = resume(one, corpus, embedder)
     assert report.added + report.unchanged + report.duplicates == N_ARTICLES
-    assert snapshot(one, embedder) == reference
+    state = snapshot(one, embedder)
+    assert state == reference
+    assert_same_sentence_vectors(state, reference)
 
     # 2-3. Small write batches, killed after about a third and two thirds of the articles are committed.
     runs: list[tuple[int, int]] = []
@@ -204,6 +228,7 @@ def test_sigkill_midway_then_rerun_equals_one_clean_run(corpus: Path, tmp_path: 
         state = snapshot(data_dir, embedder)
         assert_clean(state)
         assert state == reference
+        assert_same_sentence_vectors(state, reference)
 
     # And the repaired store is stable: one more run changes nothing.
     rt = _open(tmp_path / "kill-at-70", embedder)

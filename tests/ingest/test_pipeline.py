@@ -45,6 +45,12 @@ class CountingEmbedder:
         self.embedded.append(len(texts))
         return self.inner.embed_documents(texts)
 
+    def embed_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.embedded.append(len(texts))
+        return self.inner.embed_with_sentences(texts, spans)  # type: ignore[attr-defined]
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
 

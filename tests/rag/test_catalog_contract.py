@@ -323,3 +323,15 @@ def test_aliases_follow_the_version_of_their_article(catalog: CatalogBackend) ->
     assert catalog.states(["copy-1"])["copy-1"].article_id == original.id
     commit(catalog, article(1, "The wire story, rewritten."))  # a new version: the copy no longer is one
     assert catalog.states(["copy-1"]) == {}
+
+
+def test_chunk_views_cut_the_text_from_the_body(catalog: CatalogBackend) -> None:
+    a = article(1, "Zürich: the first part. Then the second part, with “quotes”.")
+    chunks = chunks_of(a, 2)
+    commit(catalog, a, parts=2)
+    views = catalog.chunk_views([c.id for c in chunks] + ["missing"])
+    assert set(views) == {c.id for c in chunks}
+    for c in chunks:
+        v = views[c.id]
+        assert (v.article_id, v.index, v.start, v.end, v.text) == (a.id, c.index, c.start, c.end, c.text)
+        assert (v.title, v.source, v.url, v.published_at) == (a.title, a.source, a.url, a.published_at)
