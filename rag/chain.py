@@ -17,7 +17,7 @@ from rag.answer.base import AnswerContext, Answerer, Draft
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.citations import SupportScorer, verify
 from rag.dates import describe_age
-from rag.embeddings import CachingEmbedder, Embedder
+from rag.embeddings import CachingEmbedder
 from rag.models import (
     Answer,
     CitationEvent,
@@ -33,13 +33,13 @@ from rag.retrieve import Retrieval, Retriever
 from rag.runtime import Runtime
 
 
-def make_answerer(runtime: Runtime, embedder: Embedder | None = None) -> Answerer:
+def make_answerer(runtime: Runtime) -> Answerer:
     """The extractive answerer unless an LLM is configured (or forced with NEWSRAG_ANSWERER)."""
     if runtime.settings.use_llm:
         from rag.answer.llm import LLMAnswerer
 
         return LLMAnswerer(runtime.settings)
-    return ExtractiveAnswerer(embedder or runtime.embedder)
+    return ExtractiveAnswerer(runtime.sentences, runtime.embedder)
 
 
 def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
@@ -60,10 +60,10 @@ def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
 class NewsQA:
     def __init__(self, runtime: Runtime, answerer: Answerer | None = None, retriever: Retriever | None = None) -> None:
         self.runtime = runtime
-        sentence_embedder = CachingEmbedder(runtime.embedder)
-        self.answerer = answerer or make_answerer(runtime, sentence_embedder)
+        self.answerer = answerer or make_answerer(runtime)
         self.retriever = retriever or Retriever(runtime.store, runtime.embedder, runtime.settings)
-        self.scorer = SupportScorer(sentence_embedder)
+        # Sentence vectors from the runtime; only an LLM's paraphrased claims are embedded here.
+        self.scorer = SupportScorer(runtime.sentences, CachingEmbedder(runtime.embedder))
 
     @property
     def mode(self) -> str:
@@ -111,7 +111,9 @@ class NewsQA:
 
         mark = time.perf_counter()
         draft: Draft | None = None
-        context = AnswerContext(standalone, hits, as_of, recency=retrieval.plan.cues.recency)
+        context = AnswerContext(
+            standalone, hits, as_of, recency=retrieval.plan.cues.recency, query_vector=retrieval.query_vector
+        )
         for piece in self.answerer.run(context):
             if isinstance(piece, Draft):
                 draft = piece
