@@ -233,6 +233,7 @@ class QuestionPlan:
     event_dates: tuple[EventDate, ...] = ()
     excluded: tuple[str, ...] = ()  # "which AI company other than OpenAI": OpenAI is not the answer
     unit: str | None = None  # "how many seats": the noun a count should come with
+    verb: str | None = None  # "who won ...": what the named one did; an answering sentence says it
 
     @property
     def typed(self) -> bool:
@@ -290,8 +291,14 @@ def read_question(question: str) -> QuestionPlan:
     unit = None
     if m := re.search(r"\bhow many\s+(?:\w+\s+)??([a-z]+)\b", q, re.I):
         unit = stem(m.group(1))
+    verb = None
+    if (m := re.match(r"(?:who|which \w+|what \w+)\s+([a-z]+)\b", q, re.I)) and (
+        m.group(1).lower() in _IRREGULAR or m.group(1).lower().endswith("ed")
+    ):
+        verb = stem(m.group(1))
     return QuestionPlan(
         question=question,
+        verb=verb,
         answer_type=kind,
         key_terms=tuple(terms),
         entities=tuple(dict.fromkeys(entities)),

@@ -292,6 +292,8 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False
     if plan.typed and s.span is None:
         return False
+    if plan.verb and plan.verb not in stems(s.ref.text):
+        return False
     if plan.event_dates and s.date <= 0:
         return False
     return s.coverage >= MIN_COVERAGE and s.named > 0
