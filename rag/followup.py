@@ -22,7 +22,13 @@ _VERB = re.compile(
     r"got|get|\w+ed)\b",
     re.I,
 )
-_IT = re.compile(r"\b(?:the (?:company|firm|group|startup|chipmaker|carmaker|bank)|it)\b(?!['’]s)", re.I)
+# "it" as a subject ("How much has it invested"), not as an object ("When did they sign it?")
+_THE_COMPANY = re.compile(r"\bthe (?:company|firm|group|startup|chipmaker|carmaker|bank)\b(?!['’]s)", re.I)
+# "it" as a subject ("How much has it invested"), not as an object ("When did they sign it?")
+_IT = re.compile(
+    r"(^|\b(?:has|have|had|did|does|do|is|was|will|would|can|could|should|that|when|where|why)\s)it\b(?!['’]s)",
+    re.I,
+)
 _ITS = re.compile(r"\b(?:its|the (?:company|firm|group|startup)['’]s)\b", re.I)
 _PERSON = re.compile(r"\b(?:he|she|him)\b", re.I)
 _PERSONS = re.compile(r"\b(?:his|her)\b", re.I)
@@ -76,7 +82,8 @@ def condense(question: str, history: Sequence[ChatTurn]) -> str:
             rewritten = rewritten[: m.start()] + head + rewritten[m.end() :]
     if subject:
         rewritten = _ITS.sub(f"{subject}'s", rewritten)
-        rewritten = _IT.sub(subject, rewritten)
+        rewritten = _THE_COMPANY.sub(subject, rewritten)
+        rewritten = _IT.sub(lambda m: m.group(1) + subject, rewritten)
     person = next((n for n in [*answered, *names] if len(n.split()) >= 2), None)
     if person:
         rewritten = _PERSONS.sub(f"{person}'s", rewritten)

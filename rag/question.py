@@ -132,8 +132,17 @@ _IRREGULAR = {
 }  # fmt: skip
 
 
+# News wording for the same act: a question's "talk to" is an article's "discussed".
+_SAME = {"discuss": "talk", "negotiat": "talk", "acquir": "buy", "purchas": "buy", "defeat": "beat"}
+
+
 def stem(word: str) -> str:
     """A crude stem so 'talks', 'talked' and 'talk' meet; enough for matching question words to sentences."""
+    w = _stem(word)
+    return _SAME.get(w, w)
+
+
+def _stem(word: str) -> str:
     w = word.lower().strip(".'’").removesuffix("'s").removesuffix("’s")
     if w in _IRREGULAR:
         return _IRREGULAR[w]
@@ -296,6 +305,10 @@ def read_question(question: str) -> QuestionPlan:
         m.group(1).lower() in _IRREGULAR or m.group(1).lower().endswith("ed")
     ):
         verb = stem(m.group(1))
+    elif kind in ("person", "organisation") and (
+        m := re.search(r"\b(?:did|does|do)\s+((?:[A-Z][\w'’.-]*\s+)+)([a-z]+)\b", q)
+    ):
+        verb = stem(m.group(2))  # "which company did Microsoft talk to": talk
     return QuestionPlan(
         question=question,
         verb=verb,
@@ -373,25 +386,34 @@ class Span:
 
 
 def proper_names(sentence: str) -> list[Span]:
+    """Capitalised names in a sentence, leading titles and sentence openers removed; "A and B" are two."""
     out: list[Span] = []
     for m in _PROPER.finditer(sentence):
-        text = m.group(0).rstrip(" .,'’&-")
-        start = m.start()
-        if title := _TITLES.match(text):
-            start += title.end()
-            text = text[title.end() :]
-        words = text.split()
-        while words and words[0] in _NOT_NAMES:
-            start += len(words[0]) + 1
-            words = words[1:]
-        text = " ".join(words)
-        if not text or text in _NOT_NAMES or text.isdigit():
-            continue
-        # a possessive ("Anthropic's") or closing punctuation is not part of the name
-        text = re.sub(r"['’]s$", "", text).rstrip(".,")
-        if text and sentence[start : start + len(text)] == text:
-            out.append(Span(start, start + len(text), text))
+        offset = m.start()
+        for part in re.split(r"(\s+(?:and|&)\s+)", m.group(0)):
+            if not re.fullmatch(r"\s+(?:and|&)\s+", part) and (span := _clean_name(sentence, offset, part)):
+                out.append(span)
+            offset += len(part)
     return out
+
+
+def _clean_name(sentence: str, start: int, raw: str) -> Span | None:
+    text = raw.rstrip(" .,'’&-")
+    if title := _TITLES.match(text):
+        start += title.end()
+        text = text[title.end() :]
+    words = text.split()
+    while words and words[0] in _NOT_NAMES:
+        start += len(words[0]) + 1
+        words = words[1:]
+    text = " ".join(words)
+    if not text or text in _NOT_NAMES or text.isdigit():
+        return None
+    # a possessive ("Anthropic's Claude": Anthropic) or closing punctuation is not part of the name
+    text = re.split(r"['’]s\b", text)[0].rstrip(".,")
+    if text and sentence[start : start + len(text)] == text:
+        return Span(start, start + len(text), text)
+    return None
 
 
 def spans(sentence: str, plan: QuestionPlan) -> list[Span]:
