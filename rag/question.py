@@ -260,12 +260,27 @@ class QuestionPlan:
         return got / len(self.key_terms)
 
     def named(self, sentence: str, context: str = "") -> float:
-        """Share of the question's names (entity words among the key terms) found, as in `coverage`."""
-        words = {stem(w) for e in self.entities for w in e.split()} & set(self.key_terms)
-        if not words:
-            return 1.0
+        """Share of the question's names (those among its key terms) found, each by any of its words: in the
+        sentence counts 1, only elsewhere in its passage half ("Butch Wilmore" is found by "Wilmore")."""
         inside, around = stems(sentence), stems(context)
-        return sum(1.0 if t in inside else 0.5 if t in around else 0.0 for t in words) / len(words)
+        found: list[float] = []
+        for entity in self.entities:
+            words = {stem(w) for w in entity.split()} & set(self.key_terms)
+            if words:
+                found.append(max(1.0 if t in inside else 0.5 if t in around else 0.0 for t in words))
+        return sum(found) / len(found) if found else 1.0
+
+    def says_verb(self, sentence: str) -> bool:
+        """The question's verb, or a word it begins ("agreed" / "agreement"), is in the sentence."""
+        if not self.verb:
+            return True
+        words = stems(sentence)
+        return self.verb in words or (len(self.verb) >= 4 and any(w.startswith(self.verb) for w in words))
+
+
+_LAST_VERB = re.compile(
+    r"\b(?:did|does|do)\s+[^?]*?\b([a-z]{3,})(?:\s+(?:to|with|for|from|about|into|up|down|off|out|over))?\s*\?*\s*$"
+)
 
 
 def read_question(question: str) -> QuestionPlan:
@@ -305,10 +320,8 @@ def read_question(question: str) -> QuestionPlan:
         m.group(1).lower() in _IRREGULAR or m.group(1).lower().endswith("ed")
     ):
         verb = stem(m.group(1))
-    elif kind in ("person", "organisation") and (
-        m := re.search(r"\b(?:did|does|do)\s+((?:[A-Z][\w'’.-]*\s+)+)([a-z]+)\b", q)
-    ):
-        verb = stem(m.group(2))  # "which company did Microsoft talk to": talk
+    elif kind in ("person", "organisation", "date") and (m := _LAST_VERB.search(q)):
+        verb = stem(m.group(1))  # "which company did Microsoft talk to": talk; "when did the lander launch": launch
     return QuestionPlan(
         question=question,
         verb=verb,

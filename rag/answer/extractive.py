@@ -41,7 +41,7 @@ MIN_COVERAGE = 0.5
 CONFLICT_DAYS = 120
 # How much each sign of an answer adds to a sentence's similarity score when ranking.
 TYPE_BONUS = 0.12
-COVERAGE_BONUS = 0.15
+COVERAGE_BONUS = 0.25
 DATE_BONUS = 0.1
 _WHAT = {
     "money": "the amount asked about",
@@ -292,11 +292,11 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False
     if plan.typed and s.span is None:
         return False
-    if plan.verb and plan.verb not in stems(s.ref.text):
+    if not plan.says_verb(s.ref.text):
         return False
     if plan.event_dates and s.date <= 0:
         return False
-    return s.coverage >= MIN_COVERAGE and s.named > 0
+    return s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE
 
 
 def _not_in_sources(plan: QuestionPlan) -> str:
