@@ -313,15 +313,15 @@ def read_question(question: str) -> QuestionPlan:
     dropped = {stem(w) for e in excluded for w in e.split()}
     terms = [t for t in terms if t not in dropped]
     unit = None
-    if m := re.search(r"\bhow many\s+(?:\w+\s+)??([a-z]+)\b", q, re.I):
-        unit = stem(m.group(1))
+    if counted := re.search(r"\bhow many\s+(?:\w+\s+)??([a-z]+)\b", q, re.I):
+        unit = stem(counted.group(1))
     verb = None
-    if (m := re.match(r"(?:who|which \w+|what \w+)\s+([a-z]+)\b", q, re.I)) and (
-        m.group(1).lower() in _IRREGULAR or m.group(1).lower().endswith("ed")
+    if (acted := re.match(r"(?:who|which \w+|what \w+)\s+([a-z]+)\b", q, re.I)) and (
+        acted.group(1).lower() in _IRREGULAR or acted.group(1).lower().endswith("ed")
     ):
-        verb = stem(m.group(1))
-    elif kind in ("person", "organisation", "date") and (m := _LAST_VERB.search(q)):
-        verb = stem(m.group(1))  # "which company did Microsoft talk to": talk; "when did the lander launch": launch
+        verb = stem(acted.group(1))
+    elif kind in ("person", "organisation", "date") and (last := _LAST_VERB.search(q)):
+        verb = stem(last.group(1))  # "which company did Microsoft talk to": talk; "when did the lander launch": launch
     return QuestionPlan(
         question=question,
         verb=verb,

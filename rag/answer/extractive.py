@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.answer.base import AnswerContext, Draft, words_as_tokens
 from rag.citations import content_words, lexical_overlap
-from rag.conflicts import Reported, asks_for_figure, describe, disagreement, figures, main_figure
+from rag.conflicts import Figure, Reported, asks_for_figure, describe, disagreement, figures, main_figure
 from rag.embeddings import Embedder
 from rag.followup import condense
 from rag.models import ChatTurn, Hit, ShortAnswer
@@ -241,7 +241,7 @@ class ExtractiveAnswerer:
         return describe(differing), [s for s, r in per_article.values() if r.marker in markers]
 
 
-def _figure(s: Scored):  # type: ignore[no-untyped-def]
+def _figure(s: Scored) -> Figure | None:
     """The figure a sentence answers with: its answer span's, else its headline figure."""
     if s.span is not None:
         found = figures(s.span.text)
