@@ -16,7 +16,7 @@ from typing import Any
 from rag.answer.base import AnswerContext, Answerer, Draft
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.citations import StreamMarkers, SupportScorer, Verified, verify
-from rag.embeddings import CachingEmbedder, Embedder
+from rag.embeddings import CachingEmbedder
 from rag.models import (
     Answer,
     CitationEvent,
@@ -38,13 +38,13 @@ NO_ANSWER = "I could not find an answer to this question in the articles I have.
 NO_SOURCED_ANSWER = "I could not find a sourced answer to this question."
 
 
-def make_answerer(runtime: Runtime, embedder: Embedder | None = None) -> Answerer:
+def make_answerer(runtime: Runtime) -> Answerer:
     """The extractive answerer unless an LLM is configured (or forced with NEWSRAG_ANSWERER)."""
     if runtime.settings.use_llm:
         from rag.answer.llm import LLMAnswerer
 
         return LLMAnswerer(runtime.settings)
-    return ExtractiveAnswerer(embedder or runtime.embedder)
+    return ExtractiveAnswerer(runtime.sentences, runtime.embedder)
 
 
 def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
@@ -54,10 +54,10 @@ def _refs(hits: list[Hit]) -> tuple[SourceRef, ...]:
 class NewsQA:
     def __init__(self, runtime: Runtime, answerer: Answerer | None = None, retriever: Retriever | None = None) -> None:
         self.runtime = runtime
-        sentence_embedder = CachingEmbedder(runtime.embedder)
-        self.answerer = answerer or make_answerer(runtime, sentence_embedder)
+        self.answerer = answerer or make_answerer(runtime)
         self.retriever = retriever or Retriever(runtime.store, runtime.embedder, runtime.settings)
-        self.scorer = SupportScorer(sentence_embedder)
+        # Sentence vectors from the runtime; only an LLM's paraphrased claims are embedded here.
+        self.scorer = SupportScorer(runtime.sentences, CachingEmbedder(runtime.embedder))
 
     @property
     def mode(self) -> str:
@@ -104,7 +104,9 @@ class NewsQA:
 
         mark = time.perf_counter()
         draft: Draft | None = None
-        context = AnswerContext(standalone, hits, as_of, recency=retrieval.plan.cues.recency)
+        context = AnswerContext(
+            standalone, hits, as_of, recency=retrieval.plan.cues.recency, query_vector=retrieval.query_vector
+        )
         markers = StreamMarkers(len(hits))  # tokens carry the numbers the final citations will have
         for piece in self.answerer.run(context):
             if isinstance(piece, Draft):
@@ -142,8 +144,9 @@ class NewsQA:
     def _finish(
         self, base: _Base, draft: Draft, hits: list[Hit], retrieval: Retrieval, query: Query, shown: list[int]
     ) -> Answer:
-        flt = retrieval.plan.flt
-        in_window = flt.since_ts is not None or flt.until_ts is not None
+        cues = retrieval.plan.cues
+        # A window the question or the caller set (as_of alone only says what could be known then).
+        in_window = any(bound is not None for bound in (query.since, query.until, cues.since, cues.until))
         if draft.refused and in_window and draft.refusal_reason != "not_yet_reportable":
             # Nothing inside the window answers: say so, and show what lies outside it.
             outside = self._no_hits(base, retrieval, query, searched=True)

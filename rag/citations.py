@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.models import Citation, Hit
-from rag.sentences import SentenceRef, chunk_sentences
+from rag.sentences import HitSentences, SentenceRef, SentenceVectors
 from rag.text import sentence_spans
 
 # [1] [1, 2] [1-3] [Source 1] [sources: 1, 2] [^1] [S1] [doc 2] 【1】 (1) (Source 2)
@@ -117,17 +117,23 @@ def lexical_overlap(claim: str, sentence: str) -> float:
 
 
 class SupportScorer:
-    """How well a sentence supports a claim: cosine of embeddings blended with shared content words."""
+    """How well a sentence supports a claim: cosine of embeddings blended with shared content words.
 
-    def __init__(self, embedder: Embedder) -> None:
+    Sentence vectors come from `sentences` (stored or cached); only claims are embedded, and only claims
+    that do not quote a sentence of their source verbatim (an LLM's paraphrase, never an extractive quote).
+    """
+
+    def __init__(self, sentences: SentenceVectors, embedder: Embedder) -> None:
+        self.sentences = sentences
         self.embedder = embedder
 
-    def matrix(self, claims_: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
-        if not claims_ or not sentences:
-            return np.zeros((len(claims_), len(sentences)), dtype=np.float32)
-        vectors = self.embedder.embed_documents([*claims_, *sentences])
-        cos = vectors[: len(claims_)] @ vectors[len(claims_) :].T
-        lex = np.array([[lexical_overlap(c, s) for s in sentences] for c in claims_], dtype=np.float32)
+    def matrix(self, claims_: Sequence[str], hit_sentences: HitSentences) -> np.ndarray:
+        refs = hit_sentences.refs
+        if not claims_ or not refs:
+            return np.zeros((len(claims_), len(refs)), dtype=np.float32)
+        claim_vectors = self.embedder.embed_documents(list(claims_))
+        cos = claim_vectors @ hit_sentences.vectors.T
+        lex = np.array([[lexical_overlap(c, r.text) for r in refs] for c in claims_], dtype=np.float32)
         return 0.7 * cos + 0.3 * lex
 
 
@@ -137,6 +143,35 @@ class Verified:
     citations: tuple[Citation, ...]
     removed: int
     unsupported: int
+
+
+VERBATIM = 1.0  # the support score of a claim that quotes its cited sentence word for word
+
+
+def _support(
+    claim_list: list[tuple[str, list[int]]], hit_sentences: HitSentences, scorer: SupportScorer, auto_cite: bool
+) -> np.ndarray:
+    """Claims x sentences. A claim quoting a sentence of a source it cites scores VERBATIM there; the
+    embedder runs only for claims citing a source none of whose sentences is quoted, and for uncited
+    claims that auto-citing may ground."""
+    refs = hit_sentences.refs
+    scores = np.zeros((len(claim_list), len(refs)), dtype=np.float32)
+    quoted: set[int] = set()
+    for i, (claim, numbers) in enumerate(claim_list):
+        for j, ref in enumerate(refs):
+            if ref.hit_index + 1 in numbers and ref.text in claim:
+                scores[i, j] = VERBATIM
+                quoted.add(ref.hit_index + 1)
+    need = [
+        i
+        for i, (claim, numbers) in enumerate(claim_list)
+        if any(n not in quoted for n in numbers) or (auto_cite and not numbers and len(content_words(claim)) >= 3)
+    ]
+    if need:
+        embedded = scorer.matrix([claim_list[i][0] for i in need], hit_sentences)
+        for row, i in enumerate(need):
+            scores[i] = np.maximum(scores[i], embedded[row])
+    return scores
 
 
 def verify(
@@ -154,13 +189,14 @@ def verify(
     """
     normalised = normalise_markers(answer_text, len(hits))
     text = normalised.text
-    sentences = chunk_sentences(hits)
+    hit_sentences = scorer.sentences.of(hits)
+    sentences = list(hit_sentences.refs)
     claim_list = claims(text)
-    scores = scorer.matrix([c for c, _ in claim_list], [s.text for s in sentences])
     if auto_cite and sentences:
+        scores = _support(claim_list, hit_sentences, scorer, auto_cite)
         text = _cite_unmarked(text, claim_list, scores, sentences)
         claim_list = claims(text)
-        scores = scorer.matrix([c for c, _ in claim_list], [s.text for s in sentences])
+    scores = _support(claim_list, hit_sentences, scorer, auto_cite=False)
     text, order = renumber(text, [n for n in shown if 1 <= n <= len(hits)])
     citations: list[Citation] = []
     unsupported = 0

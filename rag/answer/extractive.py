@@ -1,23 +1,28 @@
-"""The offline answerer: the 1-3 source sentences that best answer the question, quoted verbatim.
+"""The offline answerer: the 1-3 source sentences that hold the answer, quoted verbatim, the answer span first.
 
-Sentences are scored against the question with the same embedder as retrieval plus shared content
-words. Below a calibrated score it refuses rather than quote something merely related.
+The question is read into a plan (rag/question.py): the kind of answer it wants, its key terms, the event
+dates it names. A sentence bears the answer when it holds a span of that kind, touches the key terms and
+matches the event date; its score adds those to its similarity with the question (sentence vectors from
+`SentenceVectors`, the question's vector from retrieval, so no model runs here). With no such sentence it
+refuses, saying why; yes/no questions get the evidence of each source instead of a pretended verdict.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rag.answer.base import AnswerContext, Draft, words_as_tokens
 from rag.citations import content_words, lexical_overlap
-from rag.conflicts import Reported, asks_for_figure, describe, disagreement, main_figure
+from rag.conflicts import Figure, Reported, asks_for_figure, describe, disagreement, figures, main_figure
 from rag.embeddings import Embedder
-from rag.models import ChatTurn
-from rag.sentences import SentenceRef, chunk_sentences
+from rag.followup import condense
+from rag.models import ChatTurn, Hit, ShortAnswer
+from rag.question import QuestionPlan, Span, read_question, relative_year, spans, stems
+from rag.sentences import SentenceRef, SentenceVectors
 
 # Calibrated for MiniLM with this blend on hand-checked questions over samples/ and on the eval
 # suites (evals/RESULTS.md): a sentence this strong answers on its own; a weaker one (down to
@@ -26,22 +31,54 @@ CONFIDENT_SENTENCE = 0.45
 SUPPORTED_SENTENCE = 0.33
 ON_TOPIC_PASSAGE = 0.42
 MAX_SENTENCES = 3
+MAX_SIDES = 4  # yes/no: one sentence from each of this many reports
 CLOSE_TO_BEST = 0.08
 CLOSE_TO_BEST_LATEST = 0.2
-_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|his|her|this|that|these|those|there|the company)\b", re.I)
+# An answer-bearing sentence touches at least this share of the question's key terms (a term found only
+# elsewhere in its passage counts half); calibrated on samples/, RGB and MultiHop-RAG together.
+MIN_COVERAGE = 0.5
+# Figures reported this many days apart can disagree; further apart they are different news.
+CONFLICT_DAYS = 120
+# How much each sign of an answer adds to a sentence's similarity score when ranking.
+TYPE_BONUS = 0.12
+COVERAGE_BONUS = 0.25
+DATE_BONUS = 0.1
+_WHAT = {
+    "money": "the amount asked about",
+    "number": "the figure asked about",
+    "percentage": "the percentage asked about",
+    "date": "the date asked about",
+    "person": "who it was",
+    "organisation": "which organisation it was",
+    "place": "where it was",
+    "yes_no": "what this question asks",
+    "free": "what this question asks",
+}
+
+
+_REFERS_BACK = re.compile(
+    r"^(?:The (?:two|three|company|firm|group|pair|couple|agency|startup|chipmaker|lander|spacecraft|team|party)|"
+    r"He|She|They|Their|His|Her)\b"
+)
 
 
 @dataclass(frozen=True)
 class Scored:
     ref: SentenceRef
-    score: float
+    similarity: float  # the calibrated blend of cosine and shared words
+    score: float  # similarity plus the signs of an answer, for ranking
+    span: Span | None
+    coverage: float
+    date: float  # 1 the event date is in the sentence, 0.4 in its article or publication date, <= 0 not known
+    named: float  # the share of the question's names found (in the sentence, or half in its article); 0 is off topic
 
 
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
+    def __init__(self, sentences: SentenceVectors, embedder: Embedder) -> None:
+        self.sentences = sentences
+        self.embedder = embedder  # only for a question that arrives without its retrieval vector
 
     @staticmethod
     def answerable(sentence_score: float, passage_similarity: float | None) -> bool:
@@ -54,43 +91,82 @@ class ExtractiveAnswerer:
         )
 
     def condense(self, question: str, history: Sequence[ChatTurn]) -> str:
-        """Without an LLM: a short or pronoun-led follow-up borrows the previous user question's words."""
-        previous = [t.content for t in history if t.role == "user"]
-        if not previous:
-            return question
-        if len(question.split()) <= 6 or _PRONOUN.search(question):
-            return f"{previous[-1]} {question}"
-        return question
-
-    def score(self, question: str, sentences: Sequence[SentenceRef]) -> np.ndarray:
-        if not sentences:
-            return np.zeros(0, dtype=np.float32)
-        vectors = self.embedder.embed_documents([question, *(s.text for s in sentences)])
-        cos = vectors[1:] @ vectors[0]
-        lex = np.array([lexical_overlap(question, s.text) for s in sentences], dtype=np.float32)
-        return 0.75 * cos + 0.25 * lex
+        return condense(question, history)
 
     def run(self, context: AnswerContext) -> Iterator[str | Draft]:
         draft = self.draft(context)
         yield from words_as_tokens(draft.text)
         yield draft
 
-    def draft(self, context: AnswerContext) -> Draft:
+    # ---------- scoring ----------
+    def _question_vector(self, context: AnswerContext) -> np.ndarray:
+        if context.query_vector is not None:
+            return np.asarray(context.query_vector, dtype=np.float32)
+        return self.embedder.embed_query(context.question)
+
+    def score(self, context: AnswerContext, plan: QuestionPlan) -> list[Scored]:
         hits = context.hits
-        sentences = [s for s in chunk_sentences(hits) if len(content_words(s.text)) >= 3]
-        if not sentences:
+        found = self.sentences.of(hits)
+        keep = [j for j, r in enumerate(found.refs) if len(content_words(r.text)) >= 3]
+        if not keep:
+            return []
+        cos = found.vectors[keep] @ self._question_vector(context)
+        outlets = {s for h in hits if h.source for s in stems(h.source)}
+        focused = _without_terms(plan, outlets)
+        # Key terms may sit elsewhere in the article ("Wilmore" two paragraphs before "286 days").
+        article_text: dict[str, str] = {}
+        for h in hits:
+            article_text[h.article_id] = article_text.get(h.article_id, "") + " " + h.text
+        out: list[Scored] = []
+        for row, j in enumerate(keep):
+            ref = found.refs[j]
+            hit = hits[ref.hit_index]
+            similarity = 0.75 * float(cos[row]) + 0.25 * lexical_overlap(context.question, ref.text)
+            candidates = spans(ref.text, focused)
+            span = _near_date(candidates, ref.text, plan) if candidates else None
+            around = article_text[hit.article_id]
+            if _REFERS_BACK.search(ref.text):  # "The two astronauts spent 286 days": the headline names them
+                around += " " + hit.title
+            coverage = focused.coverage(ref.text, around)
+            named = focused.named(ref.text, around)
+            date = _date_match(plan, ref.text, hit)
+            score = similarity + COVERAGE_BONUS * coverage + (TYPE_BONUS if span else 0.0)
+            if plan.event_dates:
+                score += DATE_BONUS * date
+            out.append(Scored(ref, similarity, score, span, coverage, date, named))
+        out.sort(key=lambda s: s.score, reverse=True)
+        return out
+
+    # ---------- the draft ----------
+    def draft(self, context: AnswerContext) -> Draft:
+        plan = read_question(context.question)
+        hits = context.hits
+        if future := plan.future_event(context.as_of):
+            newest = max((h.published_at for h in hits if h.published_at), default=None)
+            latest = f": the newest articles I have are from {newest:%Y}" if newest else ""
+            return Draft(
+                f"Nothing can be reported yet about {future.phrase or future.year}{latest}.",
+                refused=True,
+                refusal_reason="not_yet_reportable",
+            )
+        ranked = self.score(context, plan)
+        if not ranked:
             return Draft("", refused=True, refusal_reason="no_relevant_sources")
-        scores = self.score(context.question, sentences)
-        ranked = sorted(
-            (Scored(s, float(x)) for s, x in zip(sentences, scores, strict=True)),
-            key=lambda s: s.score,
-            reverse=True,
-        )
-        best = ranked[0]
-        if not self.answerable(best.score, hits[best.ref.hit_index].similarity):
+        top = max(ranked, key=lambda s: s.similarity)
+        if not self.answerable(top.similarity, hits[top.ref.hit_index].similarity):
             return Draft("", refused=True, refusal_reason="no_relevant_sources")
+        if plan.answer_type == "yes_no":
+            return self._sides(context, ranked)
+        bearing = [s for s in ranked if _bears(s, plan)]
+        if not bearing:
+            return Draft(_not_in_sources(plan), refused=True, refusal_reason="not_in_sources")
+        return self._answer(context, plan, bearing, ranked)
+
+    def _answer(self, context: AnswerContext, plan: QuestionPlan, bearing: list[Scored], ranked: list[Scored]) -> Draft:
+        hits = context.hits
+        best = bearing[0]
         margin = CLOSE_TO_BEST_LATEST if context.recency else CLOSE_TO_BEST
-        close = [s for s in ranked if s.score >= max(SUPPORTED_SENTENCE, best.score - margin)]
+        close = [s for s in bearing if s.score >= best.score - margin]
         if context.recency:  # "latest": the newest report among the strong answers leads
 
             def newest_first(s: Scored) -> float:
@@ -99,49 +175,133 @@ class ExtractiveAnswerer:
 
             close.sort(key=newest_first, reverse=True)
         chosen: list[Scored] = []
+        if len(plan.event_dates) > 1:  # "what did they sign in September 2025, and in October 2025?": one each
+            for event in plan.event_dates:
+                dated = [
+                    s
+                    for s in bearing
+                    if _date_match(replace(plan, event_dates=(event,)), s.ref.text, hits[s.ref.hit_index]) > 0
+                ]
+                if dated and dated[0] not in chosen:
+                    chosen.append(dated[0])
         for candidate in close:
             if len(chosen) >= MAX_SENTENCES:
                 break
             if any(_near_duplicate(candidate.ref.text, c.ref.text) for c in chosen):
                 continue
             chosen.append(candidate)
-        conflict_text, conflict_refs = self._conflict(context, ranked, best.score)
-        for ref in conflict_refs:
-            if all(ref.ref.start != c.ref.start or ref.ref.hit_index != c.ref.hit_index for c in chosen):
-                chosen.append(ref)
-        lines = [self._line(s.ref, context) for s in chosen]
-        text = "\n".join(lines)
+        conflict_text, conflict_refs = self._conflict(context, plan, bearing)
+        for extra in conflict_refs:
+            if all(extra.ref != c.ref for c in chosen):
+                chosen.append(extra)
+        text = "\n".join(self._line(s.ref, context) for s in chosen)
         if conflict_text:
             text += "\n\n" + conflict_text
-        return Draft(text, conflicts=(conflict_text,) if conflict_text else ())
+        lead = chosen[0]
+        short = ShortAnswer(text=lead.span.text, citation=lead.ref.hit_index + 1) if lead.span else None
+        return Draft(text, conflicts=(conflict_text,) if conflict_text else (), short_answer=short)
+
+    def _sides(self, context: AnswerContext, ranked: list[Scored]) -> Draft:
+        """A yes/no question: the best sentence of each report on it, for the reader to weigh."""
+        per_article: dict[str, Scored] = {}
+        floor = max(SUPPORTED_SENTENCE, ranked[0].similarity - 0.2)
+        for s in ranked:
+            article = context.hits[s.ref.hit_index].article_id
+            if s.similarity >= floor and article not in per_article:
+                per_article[article] = s
+            if len(per_article) >= MAX_SIDES:
+                break
+        lines = [self._line(s.ref, context) for s in per_article.values()]
+        return Draft("Evidence, source by source:\n" + "\n".join(lines))
 
     def _line(self, ref: SentenceRef, context: AnswerContext) -> str:
         hit = context.hits[ref.hit_index]
         when = f" ({hit.published_at:%Y-%m-%d})" if hit.published_at else ""
         return f"{hit.source or hit.title}{when}: “{ref.text}” [{ref.hit_index + 1}]"
 
-    def _conflict(self, context: AnswerContext, ranked: list[Scored], best: float) -> tuple[str, list[Scored]]:
-        """Each article's best sentence with a figure, among strong answers; differing figures are named."""
-        if not asks_for_figure(context.question):
+    def _conflict(self, context: AnswerContext, plan: QuestionPlan, bearing: list[Scored]) -> tuple[str, list[Scored]]:
+        """Each article's best answer with a figure, among strong answers; differing figures are named."""
+        if not (asks_for_figure(context.question) or plan.answer_type in ("money", "number", "percentage")):
             return "", []
-        per_article: dict[str, Scored] = {}
-        for s in ranked:
-            if s.score < max(SUPPORTED_SENTENCE, best - 0.15):
+        per_article: dict[str, tuple[Scored, Reported]] = {}
+        first = context.hits[bearing[0].ref.hit_index].published_at
+        for s in bearing:
+            if s.score < bearing[0].score - 0.15:
                 break
-            article = context.hits[s.ref.hit_index].article_id
-            if article not in per_article and main_figure(s.ref.text):
-                per_article[article] = s
-        reports = []
-        for s in per_article.values():
-            figure = main_figure(s.ref.text)
             hit = context.hits[s.ref.hit_index]
-            if figure is not None:
-                reports.append(Reported(figure, hit.source, hit.published_at, s.ref.hit_index + 1))
-        differing = disagreement(reports)
+            figure = _figure(s)
+            if first and hit.published_at and abs((hit.published_at - first).days) > CONFLICT_DAYS:
+                continue  # a figure reported much later is news, not a disagreement
+            if hit.article_id not in per_article and figure is not None:
+                per_article[hit.article_id] = (s, Reported(figure, hit.source, hit.published_at, s.ref.hit_index + 1))
+        differing = disagreement([r for _, r in per_article.values()])
         if not differing:
             return "", []
         markers = {r.marker for r in differing}
-        return describe(differing), [s for s in per_article.values() if s.ref.hit_index + 1 in markers]
+        return describe(differing), [s for s, r in per_article.values() if r.marker in markers]
+
+
+def _figure(s: Scored) -> Figure | None:
+    """The figure a sentence answers with: its answer span's, else its headline figure."""
+    if s.span is not None:
+        found = figures(s.span.text)
+        if found:
+            return found[0]
+    return main_figure(s.ref.text)
+
+
+def _without_terms(plan: QuestionPlan, drop: set[str]) -> QuestionPlan:
+    """The plan minus terms that name the outlets (a sentence never says which outlet printed it)."""
+    kept = tuple(t for t in plan.key_terms if t not in drop)
+    return replace(plan, key_terms=kept) if len(kept) != len(plan.key_terms) else plan
+
+
+def _date_match(plan: QuestionPlan, sentence: str, hit: Hit) -> float:
+    if not plan.event_dates:
+        return 0.0
+    best = -1.0
+    for event in plan.event_dates:
+        if event.in_text(sentence) or relative_year(sentence, hit.published_at) == event.year:
+            return 1.0
+        if _mentions_other_year(sentence, event.year):
+            continue
+        if event.in_text(hit.text) or event.published_in(hit.published_at):
+            best = max(best, 0.4)
+        else:
+            best = max(best, 0.0)
+    return best
+
+
+def _mentions_other_year(sentence: str, year: int) -> bool:
+    years = {int(y) for y in re.findall(r"(?<![\d$-])((?:19|20)\d{2})(?![\d%-])", sentence)}
+    return bool(years) and year not in years
+
+
+def _near_date(candidates: list[Span], sentence: str, plan: QuestionPlan) -> Span:
+    """With an event date, the span nearest to where the sentence names it ("another $1 billion in 2024")."""
+    for event in plan.event_dates:
+        at = sentence.find(str(event.year))
+        if at >= 0:
+            return min(candidates, key=lambda s: abs(s.start - at))
+    return candidates[0]
+
+
+def _bears(s: Scored, plan: QuestionPlan) -> bool:
+    """Holds what the question asks: a span of its type (for typed questions), its key terms, its event date."""
+    if s.similarity < SUPPORTED_SENTENCE - 0.08:
+        return False
+    if plan.typed and s.span is None:
+        return False
+    if not plan.says_verb(s.ref.text):
+        return False
+    if plan.event_dates and s.date <= 0:
+        return False
+    return s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE
+
+
+def _not_in_sources(plan: QuestionPlan) -> str:
+    when = f" for {plan.event_dates[0].phrase}" if plan.event_dates and plan.event_dates[0].phrase else ""
+    return f"The articles I have are on this topic but do not state {_WHAT[plan.answer_type]}{when}."
 
 
 def _near_duplicate(a: str, b: str) -> bool:

@@ -18,11 +18,15 @@ from rag.answer.prompts import (
     ANSWER_USER,
     CONDENSE_SYSTEM,
     CONDENSE_USER,
+    EXPECTED_ANSWER,
     REFUSAL_SENTENCE,
+    SHORT_ANSWER_PREFIX,
     SOURCE_BLOCK,
 )
+from rag.citations import CANONICAL, normalise_markers
 from rag.errors import ConfigError, LLMError, LLMTimeout, LLMUnavailable
-from rag.models import ChatTurn, Hit
+from rag.models import ChatTurn, Hit, ShortAnswer
+from rag.question import read_question
 from rag.settings import Settings
 
 _REFUSAL = re.compile(
@@ -108,7 +112,6 @@ class LLMAnswerer:
                 streaming=True,
             )
         self.model = chat_model
-        self.model_name = settings.llm_model or "unknown"
         answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
         condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
         self.answer_chain: Runnable = answer_prompt | chat_model | StrOutputParser()
@@ -127,21 +130,70 @@ class LLMAnswerer:
         return rewritten if 0 < len(rewritten) <= 4 * len(question) + 200 else question
 
     def run(self, context: AnswerContext) -> Iterator[str | Draft]:
+        plan = read_question(context.question)
+        if future := plan.future_event(context.as_of):
+            text = f"Nothing can be reported yet about {future.phrase or future.year}."
+            yield Draft(text, refused=True, refusal_reason="not_yet_reportable")
+            return
         inputs = {
             "sources": format_sources(context.hits),
             "question": context.question,
             "as_of": context.as_of.strftime("%Y-%m-%d"),
+            "expected": EXPECTED_ANSWER[plan.answer_type],
+            "event_dates": ", ".join(d.phrase or str(d.year) for d in plan.event_dates) or "none",
         }
         pieces: list[str] = []
+        held: list[str] = []  # the first line, held back until it is known not to be the "Answer:" line
+        first_line_done = False
         try:
             for piece in self.answer_chain.stream(inputs):
-                if piece:
-                    pieces.append(piece)
+                if not piece:
+                    continue
+                pieces.append(piece)
+                if first_line_done:
                     yield piece
+                    continue
+                held.append(piece)
+                so_far = "".join(held).lstrip()
+                if "\n" in so_far or not SHORT_ANSWER_PREFIX.lower().startswith(
+                    so_far.lower()[: len(SHORT_ANSWER_PREFIX)]
+                ):
+                    first_line_done = True
+                    _, rest = split_short_answer(so_far)
+                    if rest:
+                        yield rest
         except _client_errors() as exc:
             raise translate_error(exc) from exc
-        text = "".join(pieces).strip()
+        if not first_line_done and held:
+            _, rest = split_short_answer("".join(held).lstrip())
+            if rest:
+                yield rest
+        short_text, text = split_short_answer("".join(pieces).strip())
+        text = text.strip()
         if is_refusal(text):
             yield Draft(text or REFUSAL_SENTENCE, refused=True, refusal_reason="no_relevant_sources")
         else:
-            yield Draft(text)
+            yield Draft(text, short_answer=_short_answer(short_text, text, context.hits))
+
+
+def split_short_answer(text: str) -> tuple[str | None, str]:
+    """("$13 billion", the rest) when the reply opens with an "Answer: ..." line, else (None, text)."""
+    stripped = text.lstrip()
+    if not stripped.lower().startswith(SHORT_ANSWER_PREFIX.lower()):
+        return None, text
+    line, _, rest = stripped.partition("\n")
+    if not _:  # the line has not ended yet
+        return None, text
+    value = CANONICAL.sub("", normalise_markers(line[len(SHORT_ANSWER_PREFIX) :], 999).text).strip().rstrip(".")
+    return value or None, rest.lstrip("\n")
+
+
+def _short_answer(value: str | None, text: str, hits: Sequence[Hit]) -> ShortAnswer | None:
+    """The model's short answer, kept only when a source it cites holds it verbatim (the chain checks the quote)."""
+    if not value:
+        return None
+    cited = [int(n) for n in CANONICAL.findall(normalise_markers(text, len(hits)).text)]
+    for n in dict.fromkeys(cited):
+        if value in hits[n - 1].text:
+            return ShortAnswer(text=value, citation=n)
+    return None

@@ -28,7 +28,7 @@ def test_samples_suite_is_valid_and_covers_the_brief() -> None:
     suite = load_suite("samples")
     assert suite.name == "samples"
     assert suite.corpus_paths == ((REPO_ROOT / "samples").resolve(),)
-    assert 20 <= len(suite.items) <= 30
+    assert 45 <= len(suite.items) <= 60
     types = {i.question_type for i in suite.items}
     assert {
         "fact",

@@ -23,6 +23,7 @@ from rag.citations import SupportScorer, verify
 from rag.embeddings import Embedder
 from rag.models import Hit, Query
 from rag.runtime import Runtime
+from rag.sentences import EmbeddedSentences
 from rag.settings import Settings
 from rag.store import make_store
 from tests.support.fake_llm import FakeLLM
@@ -66,7 +67,7 @@ HITS = [chunk_hit("bridge"), chunk_hit("ferry")]
 
 @pytest.fixture(scope="module")
 def scorer(embedder: Embedder) -> SupportScorer:
-    return SupportScorer(embedder)
+    return SupportScorer(EmbeddedSentences(embedder), embedder)
 
 
 @pytest.mark.parametrize(

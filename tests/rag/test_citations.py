@@ -8,6 +8,7 @@ import pytest
 
 from rag.citations import SupportScorer, claims, normalise_markers, renumber, verify
 from rag.models import Hit
+from rag.sentences import EmbeddedSentences
 
 BODY_A = (
     "Microsoft has invested $13 billion in OpenAI since 2019. "
@@ -78,7 +79,7 @@ def test_claims_keep_their_markers() -> None:
 
 def test_verified_citations_are_verbatim_and_point_at_the_best_sentence(embedder) -> None:
     answer = "Nvidia's quarterly revenue hit $44.1 billion [2]. Microsoft put $13 billion into OpenAI [1]."
-    result = verify(answer, HITS, SupportScorer(embedder))
+    result = verify(answer, HITS, SupportScorer(EmbeddedSentences(embedder), embedder))
     assert result.text == "Nvidia's quarterly revenue hit $44.1 billion [1]. Microsoft put $13 billion into OpenAI [2]."
     assert [c.n for c in result.citations] == [1, 2]
     assert [c.article_id for c in result.citations] == ["a2", "a1"]
@@ -90,19 +91,30 @@ def test_verified_citations_are_verbatim_and_point_at_the_best_sentence(embedder
 
 
 def test_a_claim_its_source_does_not_support_is_marked_unsupported(embedder) -> None:
-    result = verify("The Eiffel Tower was painted green in 1889 [2].", HITS, SupportScorer(embedder), auto_cite=False)
+    result = verify(
+        "The Eiffel Tower was painted green in 1889 [2].",
+        HITS,
+        SupportScorer(EmbeddedSentences(embedder), embedder),
+        auto_cite=False,
+    )
     assert len(result.citations) == 1
     assert not result.citations[0].supported
     assert result.unsupported == 1
 
 
 def test_an_uncited_claim_gets_the_source_that_clearly_supports_it(embedder) -> None:
-    result = verify("Microsoft has invested $13 billion in OpenAI since 2019.", HITS, SupportScorer(embedder))
+    result = verify(
+        "Microsoft has invested $13 billion in OpenAI since 2019.",
+        HITS,
+        SupportScorer(EmbeddedSentences(embedder), embedder),
+    )
     assert result.text == "Microsoft has invested $13 billion in OpenAI since 2019 [1]."
     assert result.citations[0].article_id == "a1"
 
 
 def test_no_markers_and_no_support_gives_no_citations(embedder) -> None:
-    result = verify("The weather in Lisbon is pleasant in spring.", HITS, SupportScorer(embedder))
+    result = verify(
+        "The weather in Lisbon is pleasant in spring.", HITS, SupportScorer(EmbeddedSentences(embedder), embedder)
+    )
     assert result.citations == ()
     assert result.text == "The weather in Lisbon is pleasant in spring."

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rag.citations import StreamMarkers, SupportScorer, renumber, verify
 from rag.embeddings import Embedder
 from rag.models import Hit
+from rag.sentences import EmbeddedSentences
 
 BODY_A = "Microsoft has invested $13 billion in OpenAI since 2019. The deal was signed on Thursday."
 BODY_B = "Nvidia reported record revenue of $44.1 billion. Its shares rose 4% after hours."
@@ -50,7 +51,12 @@ def test_every_shown_passage_gets_a_real_quote(embedder: Embedder) -> None:
     """A passage the stream showed keeps its number and gets a verbatim quote even if the final text lost
     its marker (then flagged unsupported), never an empty placeholder."""
     hits = [_hit(1, BODY_A), _hit(2, BODY_B)]
-    result = verify("Microsoft has invested $13 billion in OpenAI [1].", hits, SupportScorer(embedder), shown=[2, 1])
+    result = verify(
+        "Microsoft has invested $13 billion in OpenAI [1].",
+        hits,
+        SupportScorer(EmbeddedSentences(embedder), embedder),
+        shown=[2, 1],
+    )
     assert [c.n for c in result.citations] == [1, 2]
     assert result.text == "Microsoft has invested $13 billion in OpenAI [2]."
     nvidia, microsoft = result.citations

@@ -1,0 +1,507 @@
+"""Reading a question: what kind of answer it wants, which words an answer must touch, which event dates it names.
+
+Hand-written rules over the question's wording. spaCy was considered and does not fit: its English models
+are not registry packages (only unofficial re-uploads are), and tagging every retrieved sentence would be
+model work on the answer path, which does no model work beyond the question's embedding.
+
+The plan is frozen and typed; the answerers use it to find answer-bearing sentences (`spans`, `key_terms`,
+`event_dates`) and to refuse what cannot be reported yet (`future_event`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from rag.dates import mentioned_days
+
+AnswerType = Literal["money", "number", "percentage", "date", "person", "organisation", "place", "yes_no", "free"]
+TYPED: frozenset[str] = frozenset({"money", "number", "percentage", "date", "person", "organisation", "place"})
+
+_MONTHS = (
+    "january february march april may june july august september october november december".split(),
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(),
+)
+_MONTH_NUMBER = {name: i + 1 for names in _MONTHS for i, name in enumerate(names)} | {"sept": 9}
+_MONTH_RE = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+)
+_WEEKDAY_RE = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+
+# ---------- the expected answer type, from the question word and its head ----------
+_LEAD = re.compile(r"^\s*(?:and|so|but|then|also|ok(?:ay)?|well)\b[\s,]*", re.I)
+_YES_NO = re.compile(
+    r"^(?:is it true that\s+)?(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|"
+    r"shall|may|might)\b(?!\s*$)",
+    re.I,
+)
+_MONEY_NOUN = (
+    r"money|cash|funding|finance|financing|investment|investments|revenue|revenues|sales|profit|profits|"
+    r"earnings|income|price|cost|costs|valuation|value|salary|budget|fine|penalty|debt|capital|loss|losses|"
+    r"spending|deal|aid|bid|payment|fee|fees|amount|sum|figure"
+)
+_MONEY_VERB = (
+    r"invest(?:ed|s)?|rais(?:e|ed|es)|pa(?:y|id|ys)|spen[dt]|spends|cost|costs|earn(?:ed|s)?|put|lend|lent|"
+    r"borrow(?:ed)?|sell|sold|buy|bought|charg(?:e|ed)|worth|valued?|commit(?:ted)?|pledg(?:e|ed)|add(?:ed)?"
+)
+_RULES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
+    (
+        re.compile(
+            r"\b(?:what|which) (?:percentage|percent|proportion|fraction)\b|\bhow many percent\b|"
+            r"\bwhat (?:stake|share)\b|\bby what percent(?:age)?\b|\bwhat (?:is|was|were) (?:the|its|their) "
+            r"(?:stake|share|percentage|rate|turnout)\b",
+            re.I,
+        ),
+        "percentage",
+    ),
+    (
+        re.compile(
+            r"\b(?:when|what (?:date|day|time|month|year)|which (?:date|day|month|year)|"
+            r"in (?:what|which) (?:year|month)|on (?:what|which) (?:date|day)|since when|how long ago)\b|"
+            r"\b(?:release|premiere|launch|opening) date\b",
+            re.I,
+        ),
+        "date",
+    ),
+    (
+        re.compile(
+            rf"\bhow much\b(?=.*\b(?:{_MONEY_VERB})\b)|\bhow much (?:money|cash|funding|finance)\b|"
+            rf"\bhow much\b(?:\s+\w+){{0,3}}\s+(?:{_MONEY_NOUN})\b|"
+            rf"\b(?:what|which) (?:was |is |were |are )?(?:the |its |their |\w+'s )?(?:\w+ )?(?:{_MONEY_NOUN})\b"
+            rf"(?!\s+(?:of|in|on) (?:the )?(?:vote|seats?))|\bhow much did\b",
+            re.I,
+        ),
+        "money",
+    ),
+    (
+        re.compile(
+            r"\bhow (?:many|much|long|old|far|fast|big|large|tall|high|deep|often)\b|"
+            r"\bwhat (?:number|total|count)\b|\bby how much\b",
+            re.I,
+        ),
+        "number",
+    ),
+    (
+        re.compile(
+            r"\bwhere\b|\b(?:which|what|in which|in what) (?:country|countries|city|cities|state|place|nation|"
+            r"region|town|venue|stadium|location|site|continent|basin|crater|arena)\b|\blocation\b",
+            re.I,
+        ),
+        "place",
+    ),
+    (
+        re.compile(
+            r"\b(?:which|what|whose) (?:other )?(?:\w+ )?(?:company|companies|firm|firms|organi[sz]ation|startup|"
+            r"bank|group|agency|party|team|club|outlet|publication|network|brand|maker|manufacturer|lab|"
+            r"university|fund|investor|investors|backer|rival|partner|chipmaker|carmaker|business|"
+            r"conglomerate|publisher|studio|developer|provider)\b",
+            re.I,
+        ),
+        "organisation",
+    ),
+    (
+        re.compile(
+            r"\b(?:who|whom|whose)\b|\b(?:which|what) (?:person|people|individual|player|leader|president|"
+            r"minister|ceo|executive|founder|director|candidate|winner|author|astronaut|scientist)\b",
+            re.I,
+        ),
+        "person",
+    ),
+)
+# Words of the question that say what kind of answer is wanted, not what it is about.
+_QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how much many long old far is are was were be been being do does did
+    has have had can could will would should shall may might the a an of in on at to for from by with and or but
+    about as it its it's their there this that these those than then so if also any some according other else
+    reported report reports say says said tell told according article articles news story stories source sources
+    company companies firm firms number amount percentage percent date day year time person people individual
+    both either neither between after before during same made make get got one ones just only more most least
+    they them he she his her him we us you your i me my
+    """.split()
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&.-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+_IRREGULAR = {
+    "spent": "spend", "won": "win", "led": "lead", "paid": "pay", "sold": "sell", "bought": "buy", "made": "make",
+    "held": "hold", "took": "take", "gave": "give", "grew": "grow", "fell": "fall", "rose": "rise", "began": "begin",
+    "ran": "run", "said": "say", "met": "meet", "lost": "lose", "beat": "beat", "told": "tell", "put": "put",
+}  # fmt: skip
+
+
+# News wording for the same act: a question's "talk to" is an article's "discussed".
+_SAME = {"discuss": "talk", "negotiat": "talk", "acquir": "buy", "purchas": "buy", "defeat": "beat"}
+
+
+def stem(word: str) -> str:
+    """A crude stem so 'talks', 'talked' and 'talk' meet; enough for matching question words to sentences."""
+    w = _stem(word)
+    return _SAME.get(w, w)
+
+
+def _stem(word: str) -> str:
+    w = word.lower().strip(".'’").removesuffix("'s").removesuffix("’s")
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    for suffix in ("ing", "ied", "ies", "ed", "es", "s"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            w = w[: -len(suffix)] + ("y" if suffix in ("ied", "ies") else "")
+            break
+    return w
+
+
+def stems(text: str) -> set[str]:
+    return {stem(w) for w in _WORD.findall(text)}
+
+
+def answer_type(question: str) -> AnswerType:
+    q = _LEAD.sub("", question).strip()
+    clauses = [c.strip() for c in re.split(r",\s*", q)]
+    wh_first = re.search(r"\b(?:what|which|who|whom|whose|when|where|how)\b", clauses[0], re.I)
+    if not wh_first and any(_YES_NO.match(c) for c in clauses):
+        return "yes_no"
+    if re.search(r"\bby how much\b", q, re.I):
+        return "number"
+    for pattern, kind in _RULES:
+        if pattern.search(q):
+            return kind
+    return "free"
+
+
+# ---------- event dates: when the asked event happened, as opposed to a publication window ----------
+@dataclass(frozen=True)
+class EventDate:
+    """A year or month the question asks about ("in 2024", "in November 2023", "the 2024 election")."""
+
+    year: int
+    month: int | None = None
+    phrase: str = ""
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, self.month or 1, 1, tzinfo=UTC)
+
+    def after(self, as_of: datetime) -> bool:
+        """Nothing about this date can be reported yet: it begins after as_of."""
+        return self.start > (as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC))
+
+    def in_text(self, text: str) -> bool:
+        if not re.search(rf"(?<![\d-]){self.year}(?![\d-])", text):
+            return False
+        if self.month is None:
+            return True
+        names = "|".join(n for n, i in _MONTH_NUMBER.items() if i == self.month)
+        return bool(re.search(rf"\b(?:{names})\b", text, re.I))
+
+    def published_in(self, when: datetime | None) -> bool:
+        if when is None or when.year != self.year:
+            return False
+        return self.month is None or when.month == self.month
+
+
+_YEAR = re.compile(r"(?<![\d$-])((?:19|20)\d{2})(?![\d%-])")
+_WINDOW_BEFORE_YEAR = re.compile(r"\b(?:since|after|from|before|until|through|published|reported|as of)\s*$", re.I)
+_MONTH_BEFORE_YEAR = re.compile(rf"\b({_MONTH_RE})\s*$", re.I)
+
+
+def event_dates(question: str) -> tuple[EventDate, ...]:
+    """Years (with a month when one is named) that date the asked event. Windows ("since 2019", "after
+    October 2023") and publication days ("the report from The Verge on 2023-11-24") are not events."""
+    day_spans = [(d.position, d.position + 24) for d in mentioned_days(question)]
+    found: list[EventDate] = []
+    for m in _YEAR.finditer(question):
+        if any(s <= m.start() < e for s, e in day_spans):
+            continue
+        before = question[max(0, m.start() - 30) : m.start()]
+        month = None
+        if mm := _MONTH_BEFORE_YEAR.search(before):
+            month = _MONTH_NUMBER[mm.group(1).lower().rstrip(".")]
+            before = before[: mm.start()]
+        if _WINDOW_BEFORE_YEAR.search(before):
+            continue
+        phrase = question[m.start() - (len(mm.group(0)) if month and mm else 0) : m.end()]
+        found.append(EventDate(int(m.group(1)), month, phrase.strip()))
+    unique = {(d.year, d.month): d for d in found}
+    return tuple(unique.values())
+
+
+# ---------- the plan ----------
+_PROPER = re.compile(r"\b[A-Z][A-Za-z0-9&'’.-]*(?:\s+(?:of|de|du|van|von|der|la|le|and|&)?\s*[A-Z][A-Za-z0-9&'’.-]*)*")
+_OTHER_THAN = re.compile(r"\bother than\s+([A-Z][\w&'’.-]*(?:\s+[A-Z][\w&'’.-]*)*)")
+
+
+@dataclass(frozen=True)
+class QuestionPlan:
+    question: str
+    answer_type: AnswerType
+    key_terms: tuple[str, ...]  # stems an answer-bearing sentence should touch
+    entities: tuple[str, ...]  # names the question itself uses (never an answer to it)
+    event_dates: tuple[EventDate, ...] = ()
+    excluded: tuple[str, ...] = ()  # "which AI company other than OpenAI": OpenAI is not the answer
+    unit: str | None = None  # "how many seats": the noun a count should come with
+    verb: str | None = None  # "who won ...": what the named one did; an answering sentence says it
+
+    @property
+    def typed(self) -> bool:
+        return self.answer_type in TYPED
+
+    def future_event(self, as_of: datetime) -> EventDate | None:
+        return next((d for d in self.event_dates if d.after(as_of)), None)
+
+    def coverage(self, sentence: str, context: str = "") -> float:
+        """Share of the key terms in the sentence; a term found only in the surrounding passage counts half."""
+        if not self.key_terms:
+            return 1.0
+        inside, around = stems(sentence), stems(context)
+        got = sum(1.0 if t in inside else 0.5 if t in around else 0.0 for t in self.key_terms)
+        return got / len(self.key_terms)
+
+    def named(self, sentence: str, context: str = "") -> float:
+        """Share of the question's names (those among its key terms) found, each by any of its words: in the
+        sentence counts 1, only elsewhere in its passage half ("Butch Wilmore" is found by "Wilmore")."""
+        inside, around = stems(sentence), stems(context)
+        found: list[float] = []
+        for entity in self.entities:
+            words = {stem(w) for w in entity.split()} & set(self.key_terms)
+            if words:
+                found.append(max(1.0 if t in inside else 0.5 if t in around else 0.0 for t in words))
+        return sum(found) / len(found) if found else 1.0
+
+    def says_verb(self, sentence: str) -> bool:
+        """The question's verb, or a word it begins ("agreed" / "agreement"), is in the sentence."""
+        if not self.verb:
+            return True
+        words = stems(sentence)
+        return self.verb in words or (len(self.verb) >= 4 and any(w.startswith(self.verb) for w in words))
+
+
+_LAST_VERB = re.compile(
+    r"\b(?:did|does|do)\s+[^?]*?\b([a-z]{3,})(?:\s+(?:to|with|for|from|about|into|up|down|off|out|over))?\s*\?*\s*$"
+)
+
+
+def read_question(question: str) -> QuestionPlan:
+    q = _LEAD.sub("", question).strip()
+    kind = answer_type(q)
+    excluded = tuple(m.group(1) for m in _OTHER_THAN.finditer(q))
+    entities: list[str] = []
+    for m in _PROPER.finditer(q):
+        name = re.sub(r"['’]s$", "", m.group(0).strip(" .'’"))
+        first = name.split()[0].lower() if name else ""
+        if m.start() == 0 and first in _QUESTION_WORDS:
+            rest = name.split(maxsplit=1)
+            if len(rest) < 2:
+                continue
+            name = rest[1]
+        for part in re.split(r"\s+(?:and|&)\s+", name):
+            if part and part.lower() not in _QUESTION_WORDS and part.lower() not in _MONTH_NUMBER:
+                entities.append(part)
+    dates = event_dates(q)
+    date_words = {str(d.year) for d in dates}
+    terms: list[str] = []
+    for word in _WORD.findall(q):
+        s = stem(word)
+        if word.lower() in _QUESTION_WORDS or s in _QUESTION_WORDS or word in date_words or len(s) < 2:
+            continue
+        if word.lower() in _MONTH_NUMBER or re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
+            continue
+        if s not in terms:
+            terms.append(s)
+    dropped = {stem(w) for e in excluded for w in e.split()}
+    terms = [t for t in terms if t not in dropped]
+    unit = None
+    if counted := re.search(r"\bhow many\s+(?:\w+\s+)??([a-z]+)\b", q, re.I):
+        unit = stem(counted.group(1))
+    verb = None
+    if (acted := re.match(r"(?:who|which \w+|what \w+)\s+([a-z]+)\b", q, re.I)) and (
+        acted.group(1).lower() in _IRREGULAR or acted.group(1).lower().endswith("ed")
+    ):
+        verb = stem(acted.group(1))
+    elif kind in ("person", "organisation", "date") and (last := _LAST_VERB.search(q)):
+        verb = stem(last.group(1))  # "which company did Microsoft talk to": talk; "when did the lander launch": launch
+    return QuestionPlan(
+        question=question,
+        verb=verb,
+        answer_type=kind,
+        key_terms=tuple(terms),
+        entities=tuple(dict.fromkeys(entities)),
+        event_dates=dates,
+        excluded=excluded,
+        unit=unit,
+    )
+
+
+# ---------- spans of each type inside a sentence ----------
+_QUAL = (
+    r"(?:(?:more than|over|about|around|nearly|almost|roughly|some|at least|up to|less than|approximately|"
+    r"an estimated|just over|just under)\s+)?"
+)
+_SCALE = r"(?:\s*(?:thousand|million|billion|trillion|bn|mn|tn)\b|[kmb]\b)?"
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+_MONEY = re.compile(
+    rf"{_QUAL}(?:US|A|C|HK|NZ)?[$€£¥₹]\s?{_NUM}{_SCALE}"
+    rf"|{_QUAL}{_NUM}\s*(?:thousand|million|billion|trillion)?\s*(?:dollars|euros|pounds|yen|yuan|kronor|krona|"
+    rf"rupees|francs|won|rubles|roubles)\b",
+    re.I,
+)
+_SPELLED = r"(?:half|a quarter|a third|one|two|three|four|five|six|seven|eight|nine|ten|a|a full)"
+_PERCENT = re.compile(
+    rf"{_QUAL}{_NUM}\s*(?:%|percent\b|per cent\b|percentage points?\b)"
+    rf"|{_QUAL}\b{_SPELLED}(?:\s+of\s+a)?\s+(?:percentage point|point)s?\b",
+    re.I,
+)
+_NUMBER_WORDS = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+    r"a dozen|dozens|hundreds|thousands|millions)"
+)
+_NUMBER = re.compile(
+    rf"{_QUAL}(?<![\w.-]){_NUM}{_SCALE}(?:\s+[a-z]+)?|{_QUAL}\b{_NUMBER_WORDS}\b(?:\s+[a-z]+)?",
+    re.I,
+)
+_DATE = re.compile(
+    rf"\b{_MONTH_RE}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}(?:,?\s+\d{{4}})?\b"
+    rf"|\b{_MONTH_RE}\s+\d{{4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
+    rf"|\b(?:in|since|by|from|until|of|during)\s+(?:(?:early|mid|late)\s+)?(?:19|20)\d{{2}}\b"
+    rf"|\b(?:on|last|next|this)\s+{_WEEKDAY_RE}\b|\b{_WEEKDAY_RE}\b"
+    # times of day: "midnight", "noon", "9 p.m.", "10:30", "6 o'clock"
+    r"|(?i:\b(?:midnight|noon|midday)\b|\b\d{1,2}(?::\d{2})?\s*(?:[ap]\.m\.|[ap]m\b)|\b\d{1,2}:\d{2}\b"
+    r"|\b\d{1,2}\s+o['’]clock\b)",
+)
+_TITLES = re.compile(
+    r"^(?:(?:The|A|An|In|On|At|By|For|But|And|Under|After|Before|With|Its|Their|His|Her|Quarterback|President|"
+    r"Prime Minister|Chancellor|Governor|Chair|Chairman|Secretary|Commerce Secretary|Chief Executive|CEO|"
+    r"Vice President|Former|Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Rookie|Coach|Senator|Representative|Judge|"
+    r"Director|Founder|Analyst|Analysts)\.?\s+)+"
+)
+_NOT_NAMES = (
+    frozenset(
+        """The A An In On At By For But And It Its This That These Those He She They His Her Their We Our
+    Under After Before With When While Where What Which Who How Some Many Most Other Others Both Each
+    Analysts Officials Scientists Investors Organisers Experts Shares Stocks Together Earlier Later
+    Meanwhile However Also Still Neither Nor One Two Three Half""".split()
+    )
+    | {m.capitalize() for m in _MONTH_NUMBER}
+    | {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+)
+_ORG_HINT = re.compile(
+    r"\b(?:Inc|Corp|Co|Ltd|Group|Capital|Partners|Ventures|Bank|Holdings|Technologies|Labs|Motors|Airlines|"
+    r"Systems|Media|Foundation|Institute|University|Agency|Department|Commission|Association|AI|PBC|LLC)\b"
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets into the sentence
+    end: int
+    text: str
+
+
+def proper_names(sentence: str) -> list[Span]:
+    """Capitalised names in a sentence, leading titles and sentence openers removed; "A and B" are two."""
+    out: list[Span] = []
+    for m in _PROPER.finditer(sentence):
+        offset = m.start()
+        for part in re.split(r"(\s+(?:and|&)\s+)", m.group(0)):
+            if not re.fullmatch(r"\s+(?:and|&)\s+", part) and (span := _clean_name(sentence, offset, part)):
+                out.append(span)
+            offset += len(part)
+    return out
+
+
+def _clean_name(sentence: str, start: int, raw: str) -> Span | None:
+    text = raw.rstrip(" .,'’&-")
+    if title := _TITLES.match(text):
+        start += title.end()
+        text = text[title.end() :]
+    words = text.split()
+    while words and words[0] in _NOT_NAMES:
+        start += len(words[0]) + 1
+        words = words[1:]
+    text = " ".join(words)
+    if not text or text in _NOT_NAMES or text.isdigit():
+        return None
+    # a possessive ("Anthropic's Claude": Anthropic) or closing punctuation is not part of the name
+    text = re.split(r"['’]s\b", text)[0].rstrip(".,")
+    if text and sentence[start : start + len(text)] == text:
+        return Span(start, start + len(text), text)
+    return None
+
+
+def spans(sentence: str, plan: QuestionPlan) -> list[Span]:
+    """Spans of the plan's answer type in a sentence, best first; names the question uses are not answers."""
+    kind = plan.answer_type
+    if kind not in TYPED:
+        return []
+    if kind == "money":
+        found = [Span(m.start(), m.end(), m.group(0)) for m in _MONEY.finditer(sentence)]
+    elif kind == "percentage":
+        found = [Span(m.start(), m.end(), m.group(0)) for m in _PERCENT.finditer(sentence)]
+    elif kind == "number":
+        found = _number_spans(sentence, plan)
+    elif kind == "date":
+        found = [Span(m.start(), m.end(), m.group(0)) for m in _DATE.finditer(sentence)]
+    else:
+        found = _entity_spans(sentence, plan)
+    return found
+
+
+def _number_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
+    found: list[Span] = []
+    for m in _NUMBER.finditer(sentence):
+        text = m.group(0)
+        core = text.split()[-1] if len(text.split()) > 1 else ""
+        # "835 megawatts", "286 days": keep the unit word; a trailing ordinary word is dropped
+        if core and (core.lower() in ("the", "and", "of", "to", "in", "on", "a", "for", "with") or not core.isalpha()):
+            text = text[: text.rfind(core)].rstrip()
+        if re.fullmatch(r"(?:19|20)\d{2}", text.split()[0]) and len(text.split()) == 1:
+            continue  # a bare year is a date, not a count
+        found.append(Span(m.start(), m.start() + len(text), text))
+    measured = [Span(m.start(), m.end(), m.group(0)) for m in _PERCENT.finditer(sentence)]
+    measured += [Span(m.start(), m.end(), m.group(0)) for m in _MONEY.finditer(sentence)]
+    found = _dedupe(measured + found)
+    if plan.unit:  # "how many seats": a count of something else is not the answer
+        found = [s for s in found if plan.unit in stems(sentence[s.start : s.end + 30])]
+    return found
+
+
+def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
+    asked = {stem(w) for e in plan.entities for w in e.split()} | set(plan.key_terms)
+    excluded = {e.lower() for e in plan.excluded}
+    out: list[Span] = []
+    for span in proper_names(sentence):
+        words = {stem(w) for w in span.text.split()}
+        if words <= asked or span.text.lower() in excluded or any(span.text.lower() in x for x in excluded):
+            continue
+        out.append(span)
+    if plan.answer_type == "place":  # a place is where something is: "in Mare Crisium", "at Raymond James Stadium"
+        out = [
+            s for s in out if re.search(r"\b(?:in|at|near|from|on|outside|inside)\s+(?:the\s+)?$", sentence[: s.start])
+        ]
+    elif plan.answer_type == "person":
+        people = [s for s in out if len(s.text.split()) >= 2 and not _ORG_HINT.search(s.text)]
+        out = people + [s for s in out if s not in people]
+    return out
+
+
+def _dedupe(found: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for s in found:
+        if not any(o.start <= s.start < o.end or s.start <= o.start < s.end for o in out):
+            out.append(s)
+    return out
+
+
+def relative_year(sentence: str, published_at: datetime | None) -> int | None:
+    """The year "this year" / "last year" names in an article published at `published_at`."""
+    if published_at is None:
+        return None
+    if re.search(r"\bthis year\b|\bearlier this year\b|\blater this year\b", sentence, re.I):
+        return published_at.year
+    if re.search(r"\blast year\b", sentence, re.I):
+        return (published_at - timedelta(days=365)).year
+    return None
