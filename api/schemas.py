@@ -324,7 +324,9 @@ class ChoiceMessage(BaseModel):
 class Choice(BaseModel):
     index: int = Field(0, description="Always 0 (one choice).")
     message: ChoiceMessage = Field(description="The assistant message.")
-    finish_reason: str = Field("stop", description="Always 'stop'.")
+    finish_reason: Literal["stop", "length"] = Field(
+        "stop", description="'length' when the LLM stopped at its token limit (NEWSRAG_LLM_MAX_TOKENS), else 'stop'."
+    )
 
 
 class Usage(BaseModel):

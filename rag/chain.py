@@ -69,7 +69,7 @@ class NewsQA:
 
     def side_reply(self, task: SideTask) -> str:
         """A chat UI's housekeeping prompt (a title, tags): answered briefly, with no news search."""
-        return reply(task, getattr(self.answerer, "complete", None))
+        return reply(task, self.answerer.complete)
 
     def retrieve(self, query: Query, k: int | None = None) -> list[Hit]:
         return self.retriever.retrieve(query, k).hits
@@ -173,6 +173,7 @@ class NewsQA:
             conflicts=draft.conflicts,
             newest_source_at=max(dated) if dated else None,
             removed_markers=verified.removed,
+            truncated=draft.truncated,
         )
 
 

@@ -182,6 +182,7 @@ class Answer(Frozen):
     newest_source_at: datetime | None = Field(None, description="Publication time of the newest cited source.")
     as_of: datetime | None = Field(None, description="The moment the answer was given for (now, unless asked).")
     mode: str = Field("extractive", description="Which answerer wrote it: 'extractive' or 'openai'.")
+    truncated: bool = Field(False, description="The LLM stopped at its token limit (NEWSRAG_LLM_MAX_TOKENS).")
     removed_markers: int = Field(0, description="Citation markers removed because they named no retrieved source.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")
 

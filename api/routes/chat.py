@@ -160,7 +160,7 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
             id=completion_id,
             created=created,
             model=MODEL_ID,
-            choices=[{"message": {"content": content}}],
+            choices=[{"message": {"content": content}, "finish_reason": "length" if answer.truncated else "stop"}],
             usage={
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": _words(content),
@@ -210,7 +210,7 @@ async def chat_completions(body: ChatRequest, request: Request, qa: NewsQA = Dep
                         ending = tail(answer)
                     yield chunk(
                         {"content": ending},
-                        "stop",
+                        "length" if answer.truncated else "stop",
                         citations=[c.model_dump(mode="json") for c in answer.citations],
                         refused=answer.refused,
                         refusal_reason=answer.refusal_reason,

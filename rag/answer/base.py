@@ -31,6 +31,7 @@ class Draft:
     conflicts: tuple[str, ...] = ()
     # The answering span; `citation` is the hit's 1-based marker, renumbered with the citations.
     short_answer: ShortAnswer | None = None
+    truncated: bool = False  # the model stopped at its token limit
 
 
 class Answerer(Protocol):
@@ -38,6 +39,11 @@ class Answerer(Protocol):
 
     def run(self, context: AnswerContext) -> Iterator[str | Draft]:
         """Yield text pieces as they are produced, then exactly one Draft."""
+        ...
+
+    def complete(self, prompt: str) -> str:
+        """A reply to a prompt that is not a news question (a chat UI's title request); an answerer
+        without a model says nothing (empty), and the caller's rules answer instead."""
         ...
 
     def condense(self, question: str, history: Sequence[ChatTurn]) -> str:

@@ -90,6 +90,9 @@ class ExtractiveAnswerer:
             and passage_similarity >= ON_TOPIC_PASSAGE
         )
 
+    def complete(self, prompt: str) -> str:
+        return ""  # no model: the side-task rules answer
+
     def condense(self, question: str, history: Sequence[ChatTurn]) -> str:
         return condense(question, history)
 

@@ -109,12 +109,16 @@ class LLMAnswerer:
                 max_retries=settings.llm_max_retries,
                 temperature=settings.llm_temperature,
                 max_tokens=settings.llm_max_tokens,
+                # langchain-openai sends the cap as max_completion_tokens, which llama.cpp's server ignores:
+                # other endpoints get the older field too.
+                extra_body={"max_tokens": settings.llm_max_tokens} if settings.openai_base_url else None,
                 streaming=True,
             )
         self.model = chat_model
         answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
         condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
-        self.answer_chain: Runnable = answer_prompt | chat_model | StrOutputParser()
+        # Message chunks, not text: the last one says whether the model stopped at its token limit.
+        self.answer_chain: Runnable = answer_prompt | chat_model
         self.condense_chain: Runnable = condense_prompt | chat_model | StrOutputParser()
 
     def condense(self, question: str, history: Sequence[ChatTurn]) -> str:
@@ -145,8 +149,11 @@ class LLMAnswerer:
         pieces: list[str] = []
         held: list[str] = []  # the first line, held back until it is known not to be the "Answer:" line
         first_line_done = False
+        truncated = False
         try:
-            for piece in self.answer_chain.stream(inputs):
+            for message in self.answer_chain.stream(inputs):
+                truncated = truncated or message.response_metadata.get("finish_reason") == "length"
+                piece = str(message.text)
                 if not piece:
                     continue
                 pieces.append(piece)
@@ -173,7 +180,14 @@ class LLMAnswerer:
         if is_refusal(text):
             yield Draft(text or REFUSAL_SENTENCE, refused=True, refusal_reason="no_relevant_sources")
         else:
-            yield Draft(text, short_answer=_short_answer(short_text, text, context.hits))
+            yield Draft(text, short_answer=_short_answer(short_text, text, context.hits), truncated=truncated)
+
+    def complete(self, prompt: str) -> str:
+        """One prompt, one reply, no sources: for a chat UI's housekeeping requests (a title, tags)."""
+        try:
+            return str(StrOutputParser().invoke(self.model.invoke(prompt)))
+        except _client_errors() as exc:
+            raise translate_error(exc) from exc
 
 
 def split_short_answer(text: str) -> tuple[str | None, str]:

@@ -164,3 +164,34 @@ def test_prompt_injection_cannot_add_a_citation(
         assert answer["removed_markers"] >= 1
         assert answer["citations"] and all(c["n"] <= len(answer["citations"]) for c in answer["citations"])
         assert_answer_valid(answer, client, base)
+
+
+def test_a_reply_cut_at_the_token_limit_says_length(llm_api: str, fake_llm: FakeLLM) -> None:
+    """Chat UIs show "continue" on finish_reason 'length'; the cap reaches a llama.cpp-style server too."""
+    reply = "Microsoft has invested $13 billion in OpenAI [1] and then"
+    with openai.OpenAI(base_url=f"{llm_api}/v1", api_key="x", max_retries=0, timeout=30) as oai:
+        fake_llm.queue_text(reply, finish_reason="length")
+        plain = oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}])
+        assert plain.choices[0].finish_reason == "length"
+        assert fake_llm.requests[-1]["max_tokens"] == fake_llm.requests[-1]["max_completion_tokens"]
+        fake_llm.queue_text(reply, finish_reason="length")
+        chunks = list(
+            oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True)
+        )
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+        fake_llm.queue_text(reply)
+        done = oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}])
+        assert done.choices[0].finish_reason == "stop"
+
+
+def test_a_chat_ui_title_goes_to_the_llm_without_a_news_search(llm_api: str, fake_llm: FakeLLM) -> None:
+    prompt = (
+        "### Task:\nGenerate a concise, 3-5 word title for the chat.\n### Output:\nJSON format: "
+        '{ "title": "..." }\n### Chat History:\n<chat_history>\nUSER: ' + MICROSOFT + "\n</chat_history>"
+    )
+    with openai.OpenAI(base_url=f"{llm_api}/v1", api_key="x", max_retries=0, timeout=30) as oai:
+        fake_llm.queue_text('{"title": "Microsoft Bets on OpenAI"}')
+        completion = oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": prompt}])
+    assert completion.choices[0].message.content == '{"title": "Microsoft Bets on OpenAI"}'
+    sent = fake_llm.requests[-1]["messages"]
+    assert sent[-1]["content"] == prompt and "<source" not in str(sent), "the prompt went as it was, no sources"
