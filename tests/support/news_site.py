@@ -2,10 +2,10 @@
 
 It serves an RSS feed whose entries carry summaries and link to three article pages, an Atom feed with
 full content, a news sitemap and a sitemap index, a page with JSON-LD, a redirect, a 404, a page that
-hangs, a 5 MB binary and a 5 MB page, a flaky page (503 with Retry-After once), a robots.txt that
-disallows /private/, and a page behind robots. Every feed and page answers conditional requests
-(ETag and Last-Modified) with 304. `advance()` adds an entry to the feed and changes one page, as
-happens between two polls of a real outlet. Every request is logged with its headers.
+hangs, pages that take a moment (to count overlapping requests), a 5 MB binary and a 5 MB page, a flaky
+page (503 with Retry-After once), a robots.txt that disallows /private/, and a page behind it. Every
+feed and page answers conditional requests (ETag) with 304. `advance()` adds an entry to the feed and
+changes one page, as happens between two polls of a real outlet. Every request is logged with its headers.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -71,6 +71,8 @@ class NewsSite:
         self.log: list[Seen] = []
         self.release = threading.Event()  # set on shutdown: the hanging page lets go
         self.flaky_calls = 0
+        self.in_flight = 0  # requests to /pause-N being served right now, and the most at once
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -109,12 +111,12 @@ class NewsSite:
     def stories(self) -> list[int]:
         return [1, 2, 3, 4] if self.version > 1 else [1, 2, 3]
 
-    def feed(self) -> str:
+    def feed(self, links: list[str] | None = None) -> str:
         items = []
-        for n in self.stories():
+        for n, link in enumerate(links or [f"/story-{n}" for n in self.stories()], start=1):
             items.append(
-                f"<item><title>Story {n} about the city</title><link>{self.url}/story-{n}</link>"
-                f"<guid>{self.url}/story-{n}</guid><pubDate>Mon, 0{n} Dec 2025 09:00:00 GMT</pubDate>"
+                f"<item><title>Story {n} about the city</title><link>{self.url}{link}</link>"
+                f"<guid>{self.url}{link}</guid><pubDate>Mon, 0{n} Dec 2025 09:00:00 GMT</pubDate>"
                 f"<description>Summary {n}: a short teaser only.</description><author>desk@example.org "
                 f"(City Desk)</author></item>"
             )
@@ -188,6 +190,9 @@ class NewsSite:
             return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"
         if path == "/feed.xml":
             return 200, {"Content-Type": "application/rss+xml"}, self.feed().encode()
+        if path == "/mixed-feed.xml":  # one good page, one missing, one behind robots.txt
+            body = self.feed(["/story-1", "/missing", "/private/story"]).encode()
+            return 200, {"Content-Type": "application/rss+xml"}, body
         if path == "/atom.xml":
             return 200, {"Content-Type": "application/atom+xml"}, self.atom().encode()
         if path == "/news-sitemap.xml":
@@ -222,6 +227,8 @@ class NewsSite:
             return 200, {"Content-Type": "application/octet-stream"}, b"\x00" * BIG
         if path == "/big.html":
             return 200, html, b"<html><body><p>" + b"x" * BIG + b"</p></body></html>"
+        if path.startswith("/pause-"):
+            return 200, html, page_html(f"Paused page {path}", story_text(50)).encode()
         if path == "/image.png":
             return 200, {"Content-Type": "image/png"}, b"\x89PNG\r\n"
         return 404, {"Content-Type": "text/plain"}, b"not found"
@@ -242,6 +249,13 @@ class NewsSite:
                     site.release.wait(site.hang_seconds)
                     self._log(path, headers, 0)
                     return
+                if path.startswith("/pause-"):
+                    with site._lock:
+                        site.in_flight += 1
+                        site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                    site.release.wait(0.2)  # long enough for parallel requests to overlap
+                    with site._lock:
+                        site.in_flight -= 1
                 status, out_headers, body = site.route(path)
                 if status == 200 and path != "/robots.txt" and not path.startswith("/big"):
                     etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
