@@ -155,6 +155,7 @@ class Watcher:
         return [s for s in self.registry.list() if s.next_due_at <= now]
 
     def poll(self, everything: bool = False, now: datetime | None = None) -> list[SourcePoll]:
+        """`now` decides what is due and where the retention window starts (tests move it)."""
         now = now or datetime.now(UTC)
         sources = self.registry.list() if everything else self.due(now)
         polls: list[SourcePoll] = []
@@ -162,21 +163,21 @@ class Watcher:
             return polls
         with Fetcher(FetchPolicy.of(self.settings), self.cache) as fetcher:
             for source in sources:
-                polls.append(self._poll_one(source, fetcher))
+                polls.append(self._poll_one(source, fetcher, now))
         if self.prune is not None and self.settings.retention_days:
-            removed = self.prune(datetime.now(UTC) - timedelta(days=self.settings.retention_days))
+            removed = self.prune(now - timedelta(days=self.settings.retention_days))
             if removed:
                 log.info("retention: pruned %d articles older than %d days", removed, self.settings.retention_days)
         return polls
 
-    def _poll_one(self, source: Source, fetcher: Fetcher) -> SourcePoll:
+    def _poll_one(self, source: Source, fetcher: Fetcher, now: datetime) -> SourcePoll:
         done: Progress | None = None
         found: Progress | None = None
         close: Callable[[], None] | None = None
         if self.hooks is not None:
             done, found, close = self.hooks.start(source.label)
         try:
-            options = web_options(self.settings, follow_links=not source.summary_only)
+            options = web_options(self.settings, follow_links=not source.summary_only, now=now)
             run = ingest_url(source.url, fetcher, options, self.sink, done, found)
         except Exception as exc:  # one source's failure (store, embedder, a bug) never stops the others
             log.warning("source %s failed", source.url, exc_info=True)
