@@ -113,7 +113,11 @@ class Fetched:
 def check_scheme(url: str) -> str:
     """The URL, stripped, if it is http(s) with a host; else UnsafeURL saying why."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port out of range)
+    except ValueError as exc:
+        raise UnsafeURL(f"invalid URL {url!r}: {exc}", field="url") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise UnsafeURL(f"only http and https URLs are fetched, not {url!r}", field="url")
     if not parts.hostname:
@@ -125,8 +129,8 @@ def public_addresses(host: str, port: int) -> list[str]:
     """The host's addresses, all of them public, or UnsafeURL naming the one that is not."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchFailed(f"cannot resolve host {host!r}: {exc.strerror or exc}") from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchFailed(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from exc
     addresses: list[str] = []
     for info in infos:
         raw = str(info[4][0]).split("%")[0]
@@ -142,12 +146,18 @@ def public_addresses(host: str, port: int) -> list[str]:
     return addresses
 
 
-def check_url(url: str, allow_private: bool) -> str:
-    """What a URL is checked for before it is accepted (a source added, a URL queued)."""
+def check_url(url: str, allow_private: bool, must_resolve: bool = True) -> str:
+    """What a URL is checked for before it is accepted: http(s), and (unless private addresses are
+    allowed) a host that resolves to public addresses only. A host that does not resolve is InvalidInput
+    when `must_resolve` (a source added), else left for the fetch to report (one URL of a batch)."""
     url = check_scheme(url)
     if not allow_private:
         parts = urlsplit(url)
-        public_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        try:
+            public_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        except FetchFailed as exc:
+            if must_resolve:
+                raise InvalidInput(exc.message, field="url") from exc
     return url
 
 
@@ -359,6 +369,8 @@ class Fetcher:
             raise FetchFailed(f"{url}: timed out after {self.policy.timeout:g}s") from exc
         except httpx.ConnectError:
             raise
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise FetchFailed(f"{url}: invalid URL: {exc}") from exc
         except httpx.HTTPError as exc:
             raise FetchFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
 

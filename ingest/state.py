@@ -28,6 +28,7 @@ from rag.models import Frozen
 
 SourceStatus = Literal["never", "ok", "not_modified", "partial", "error"]
 MIN_EVERY_SECONDS = 60
+MAX_EVERY_SECONDS = 30 * 86400
 MAX_BACKOFF = timedelta(hours=24)
 
 SCHEMA = """
@@ -99,6 +100,8 @@ def parse_every(text: str) -> int:
     if match is None:
         raise InvalidInput(f"cannot read the schedule {text!r}: use e.g. 15m, 2h or 1d", field="every")
     seconds = int(float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    if seconds > MAX_EVERY_SECONDS:
+        raise InvalidInput(f"the schedule {text!r} is over 30 days", field="every")
     if seconds < MIN_EVERY_SECONDS:
         raise InvalidInput(f"the schedule {text!r} is under a minute: poll at most once a minute", field="every")
     return seconds

@@ -133,7 +133,7 @@ async def add_urls(request: Request, qa: NewsQA, body: UrlsIn) -> UrlIngestResul
     """`POST /v1/articles {"urls": [...]}`: at once for a few URLs, else a job (202)."""
     svc = services(request)
     for url in body.urls:
-        await run_in_threadpool(check_url, url, svc.settings.fetch_allow_private)
+        await run_in_threadpool(check_url, url, svc.settings.fetch_allow_private, False)
     if len(body.urls) <= JOB_THRESHOLD and not body.background:
         return await run_in_threadpool(run_urls, svc, qa, body)
 
