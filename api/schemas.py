@@ -298,10 +298,10 @@ class UrlResult(BaseModel):
     url: str = Field(description="The URL as given.")
     status: str = Field(description="ok, not_modified (HTTP 304: nothing to do), partial (some entries failed), error.")
     error: str | None = Field(None, description="Why the URL itself failed (network, status, type, robots.txt).")
-    added: int
-    updated: int
-    unchanged: int
-    duplicates: int
+    added: int = Field(description="New articles stored.")
+    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
+    unchanged: int = Field(description="Articles already stored with the same content.")
+    duplicates: int = Field(description="Copies of a stored text under another URL (kept as its other URLs).")
     failed: int = Field(description="Entries or pages of this URL that failed.")
     not_modified: int = Field(description="URLs answered 304 (or listed unchanged by a sitemap).")
     skipped_old: int = Field(0, description="Entries older than NEWSRAG_RETENTION_DAYS, not fetched.")
@@ -313,20 +313,20 @@ class UrlItemResult(BaseModel):
     url: str = Field(description="The URL it was found at (the feed or sitemap, or the page itself).")
     item: str | None = Field(None, description="Which entry or page, e.g. 'entry 3 (https://...)'.")
     id: str | None = Field(None, description="The stored article id (when the article was valid).")
-    ok: bool
-    error: str | None = None
+    ok: bool = Field(description="True when the article was stored (or was already stored unchanged).")
+    error: str | None = Field(None, description="Why it was not stored.")
 
 
 class UrlIngestResult(BaseModel):
-    added: int
-    updated: int
-    unchanged: int
-    duplicates: int
+    added: int = Field(description="New articles stored.")
+    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
+    unchanged: int = Field(description="Articles already stored with the same content.")
+    duplicates: int = Field(description="Copies of a stored text under another URL (kept as its other URLs).")
     failed: int = Field(description="Items and URLs that failed.")
-    chunks: int
-    seconds: float
-    urls: list[UrlResult]
-    items: list[UrlItemResult]
+    chunks: int = Field(description="Passages embedded and written.")
+    seconds: float = Field(description="Time the ingest took.")
+    urls: list[UrlResult] = Field(description="One result per URL given.")
+    items: list[UrlItemResult] = Field(description="One result per article found (feed entry, sitemap page, page).")
 
 
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -334,9 +334,9 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 
 class JobOut(BaseModel):
     id: str = Field(description="GET /v1/jobs/{id} for its progress and result.")
-    status: JobStatus
-    created_at: datetime
-    finished_at: datetime | None = None
+    status: JobStatus = Field(description="queued, running, done or failed.")
+    created_at: datetime = Field(description="When the job was submitted.")
+    finished_at: datetime | None = Field(None, description="When it finished.")
     urls: int = Field(description="URLs in the job.")
     done_urls: int = Field(0, description="URLs finished so far.")
     articles: int = Field(0, description="Articles processed so far.")

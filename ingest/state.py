@@ -65,15 +65,15 @@ class Source(Frozen):
     name: str | None = Field(None, description="A label for lists and progress bars.")
     every_seconds: int = Field(ge=MIN_EVERY_SECONDS, description="How often it is polled.")
     summary_only: bool = Field(False, description="Feed summaries as they are, not followed to the page.")
-    added_at: datetime
+    added_at: datetime = Field(description="When it was added.")
     last_fetch_at: datetime | None = Field(None, description="When it was last polled.")
     next_due_at: datetime = Field(description="When it is next polled (later after failures: backoff).")
     status: SourceStatus = Field("never", description="never, ok, not_modified (HTTP 304), partial, error.")
     last_error: str | None = Field(None, description="Why the last poll failed, or its first failed item.")
     failures: int = Field(0, description="Failed polls in a row (the backoff doubles with each).")
     articles_added: int = Field(0, description="Articles added from this source, all polls together.")
-    last_added: int = 0
-    last_updated: int = 0
+    last_added: int = Field(0, description="Articles the last poll added.")
+    last_updated: int = Field(0, description="Articles the last poll updated.")
 
     @property
     def label(self) -> str:
