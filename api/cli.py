@@ -8,15 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import EXIT_FAILED, EXIT_OK, ConfigError, run_command
+from rag.errors import EXIT_FAILED, EXIT_OK, ConfigError, InvalidInput, run_command
 from rag.settings import Settings, load_settings, prepare_environment
 
 if TYPE_CHECKING:
-    from rag.models import Answer
+    from ingest.loaders.base import LoadedItem
+    from ingest.state import Source, SqliteWebState
+    from ingest.watch import ProgressHooks, Sink, SourcePoll, UrlRun
+    from rag.models import Answer, IngestReport
+    from rag.runtime import Runtime
 
 
 def _version() -> str:
@@ -40,24 +44,33 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 # ---------- ingest ----------
+def _is_url(arg: str) -> bool:
+    return "://" in arg
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.loaders import LoadOptions, load_many
     from ingest.pipeline import ingest
+    from ingest.watch import merge_reports
     from rag.runtime import open_runtime
 
     settings = _settings(args)
     runtime = open_runtime(settings)
+    paths = [p for p in args.paths if not _is_url(p)]
+    urls = [p for p in args.paths if _is_url(p)]
     try:
-        items = load_many(args.paths, LoadOptions(max_chars=settings.max_article_chars))
+        items = load_many(paths, LoadOptions(max_chars=settings.max_article_chars))
         show_bar = sys.stderr.isatty() and not args.json
         bar_context: Any = nullcontext(None)
-        if show_bar:
+        if show_bar and paths:
             from tqdm import tqdm
 
             bar_context = tqdm(unit=" articles", desc="ingest", file=sys.stderr)
         with bar_context as bar:
             progress: Callable[[int], None] | None = bar.update if bar is not None else None
             report = ingest(items, runtime.store, runtime.embedder, settings, progress)
+        runs = _ingest_urls(urls, settings, runtime, summary_only=args.summary_only, show_bar=show_bar) if urls else []
+        report = merge_reports([report, *(run.report for run in runs)])
     finally:
         runtime.close()
     summary = {
@@ -69,6 +82,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "chunks": report.chunks,
         "seconds": report.seconds,
     }
+    if runs:
+        summary["urls"] = [_url_summary(run) for run in runs]
     if args.json:
         _print_json(summary)
     else:
@@ -79,10 +94,235 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.duplicates} duplicates, {len(report.failed)} failed; {report.chunks} chunks written"
         )
+        for run in runs:
+            print(f"  {run.url}: {_url_line(run)}")
         for failure in report.failed:
             where = f"{failure.path}:{failure.item}" if failure.item else failure.path
             print(f"  failed {where}: {failure.error}", file=sys.stderr)
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# ---------- URLs, sources, watch ----------
+def _url_summary(run: UrlRun) -> dict[str, Any]:
+    r = run.report
+    return {
+        "url": run.url,
+        "status": run.status,
+        "error": run.error,
+        "added": r.added,
+        "updated": r.updated,
+        "unchanged": r.unchanged,
+        "duplicates": r.duplicates,
+        "failed": len(r.failed),
+        "not_modified": run.not_modified,
+        "skipped_old": run.skipped_old,
+        "requests": run.requests,
+        "conditional": run.conditional,
+    }
+
+
+def _url_line(run: UrlRun) -> str:
+    r = run.report
+    if run.error:
+        return f"error: {run.error}"
+    return (
+        f"{run.status}: {r.added} added, {r.updated} updated, {r.unchanged} unchanged, {len(r.failed)} failed; "
+        f"{run.requests} requests ({run.conditional} conditional), {run.not_modified} not modified"
+        + (f", {run.skipped_old} older than the retention window" if run.skipped_old else "")
+    )
+
+
+def _progress_hooks(enabled: bool) -> ProgressHooks | None:
+    """A tqdm bar per source on stderr (only on a terminal)."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    from ingest.watch import ProgressHooks
+
+    def start(label: str) -> tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]:
+        bar = tqdm(unit=" articles", desc=label[:40], total=0, file=sys.stderr)
+
+        def found(n: int) -> None:
+            bar.total = (bar.total or 0) + n
+            bar.refresh()
+
+        return bar.update, found, bar.close
+
+    return ProgressHooks(start)
+
+
+def _pipeline_sink(runtime: Runtime) -> Sink:
+    from ingest.pipeline import ingest
+
+    def sink(items: Iterable[LoadedItem], progress: Callable[[int], None] | None) -> IngestReport:
+        return ingest(items, runtime.store, runtime.embedder, runtime.settings, progress)
+
+    return sink
+
+
+def _web_state(settings: Settings, runtime: Runtime | None = None) -> SqliteWebState:
+    from ingest.state import SqliteWebState
+
+    generation = runtime.store.catalog.get_meta("collection_id") if runtime is not None else None
+    return SqliteWebState(settings.web_state_path, generation)
+
+
+def _ingest_urls(
+    urls: list[str], settings: Settings, runtime: Runtime, summary_only: bool, show_bar: bool
+) -> list[UrlRun]:
+    from ingest.fetch import Fetcher, FetchPolicy
+    from ingest.watch import ingest_url, web_options
+
+    hooks = _progress_hooks(show_bar)
+    sink = _pipeline_sink(runtime)
+    runs: list[UrlRun] = []
+    with _web_state(settings, runtime) as state, Fetcher(FetchPolicy.of(settings), state.cache) as fetcher:
+        for url in urls:
+            done, found, close = hooks.start(url) if hooks else (None, None, None)
+            try:
+                runs.append(ingest_url(url, fetcher, web_options(settings, not summary_only), sink, done, found))
+            finally:
+                if close is not None:
+                    close()
+    return runs
+
+
+def _source_row(source: Source) -> dict[str, Any]:
+    return source.model_dump(mode="json")
+
+
+def cmd_sources_add(args: argparse.Namespace) -> int:
+    from ingest.fetch import check_url
+    from ingest.state import parse_every
+
+    settings = _settings(args)
+    every = parse_every(args.every)
+    url = check_url(args.url, settings.fetch_allow_private)
+    with _web_state(settings) as state:
+        source = state.add(url, every, args.name, summary_only=args.summary_only)
+    if args.json:
+        _print_json(_source_row(source))
+    else:
+        named = f" as {source.name}" if source.name else ""
+        print(f"watching {source.url} every {_every_text(source.every_seconds)}{named}")
+    return EXIT_OK
+
+
+def _every_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def cmd_sources_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _web_state(settings) as state:
+        sources = state.list()
+    if args.json:
+        _print_json([_source_row(s) for s in sources])
+        return EXIT_OK
+    if not sources:
+        print("no sources: add one with `newsrag sources add URL`")
+    for s in sources:
+        fetched = s.last_fetch_at.strftime("%Y-%m-%d %H:%M") if s.last_fetch_at else "never"
+        print(
+            f"{s.label}  every {_every_text(s.every_seconds)}  {s.status}  last {fetched}  "
+            f"next {s.next_due_at:%Y-%m-%d %H:%M}  {s.articles_added} articles added"
+        )
+        if s.name:
+            print(f"    {s.url}")
+        if s.last_error:
+            print(f"    last error: {s.last_error}")
+    return EXIT_OK
+
+
+def cmd_sources_remove(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _web_state(settings) as state:
+        removed = state.remove(args.url.strip())
+    if not removed:
+        print(f"error: no source {args.url}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"removed {args.url}")
+    return EXIT_OK
+
+
+def _print_polls(polls: list[SourcePoll], as_json: bool) -> None:
+    if as_json:
+        _print_json(
+            [
+                {"source": _source_row(p.source), "result": _url_summary(p.run) if p.run else None, "error": p.error}
+                for p in polls
+            ]
+        )
+        return
+    for p in polls:
+        line = _url_line(p.run) if p.run else f"error: {p.error}"
+        print(f"{p.source.label}: {line}", flush=True)
+        if p.run and p.error and not p.run.error:
+            print(f"    first failure: {p.error}", flush=True)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from ingest.watch import Watcher, prune_before
+    from rag.runtime import open_runtime
+
+    settings = _settings(args)
+    runtime = open_runtime(settings)
+    with _web_state(settings, runtime) as state:
+        watcher = Watcher(
+            settings,
+            state,
+            state.cache,
+            _pipeline_sink(runtime),
+            prune=lambda cutoff: prune_before(runtime.store, cutoff),
+            hooks=_progress_hooks(sys.stderr.isatty() and not args.json),
+        )
+        if args.once:
+            polls = watcher.poll(everything=True)
+            runtime.close()
+            if not polls:
+                print("no sources: add one with `newsrag sources add URL`", file=sys.stderr)
+            _print_polls(polls, args.json)
+            return EXIT_FAILED if any(p.status in ("error", "partial") for p in polls) else EXIT_OK
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"watching {len(state.list())} sources (Ctrl-C stops)", file=sys.stderr, flush=True)
+        try:
+            watcher.run(stop, on_polls=lambda polls: _print_polls(polls, args.json))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runtime.close()
+    return EXIT_OK
+
+
+def cmd_articles_prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.watch import prune_before
+    from rag.dates import parse_bound
+    from rag.runtime import open_runtime
+
+    settings = _settings(args)
+    cutoff = parse_bound(args.before, field="before")
+    if cutoff is None:
+        if not settings.retention_days:
+            raise InvalidInput("give --before DATE, or set NEWSRAG_RETENTION_DAYS", field="before")
+        cutoff = datetime.now(UTC) - timedelta(days=settings.retention_days)
+    runtime = open_runtime(settings)
+    removed = prune_before(runtime.store, cutoff)
+    runtime.close()
+    if args.json:
+        _print_json({"pruned": removed, "before": cutoff.isoformat()})
+    else:
+        print(f"pruned {removed} articles published before {cutoff:%Y-%m-%d %H:%M} UTC")
+    return EXIT_OK
 
 
 # ---------- status ----------
@@ -212,6 +452,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.workers > 1 and not settings.chroma_url:
         raise ConfigError("--workers > 1 needs a Chroma server (NEWSRAG_CHROMA_URL): embedded Chroma is single-process")
+    if args.watch and args.workers > 1:
+        raise ConfigError("--watch runs the poller in one process: with --workers > 1 run `newsrag watch` beside it")
     print(f"newsrag serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     if args.workers > 1:
         from api.metrics import multiprocess_metrics
@@ -229,9 +471,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from api.main import create_app
 
-        uvicorn.run(
-            create_app(settings), host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5
-        )
+        app = create_app(settings)
+        if args.watch:
+            from api.routes.sources import with_watcher
+
+            app = with_watcher(app)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     return EXIT_OK
 
 
@@ -242,8 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="load, chunk, embed and store articles")
-    p.add_argument("paths", nargs="+", help="files or folders (.jsonl .json .md .txt .html .xml .rss .atom), '-'")
+    p.add_argument(
+        "paths", nargs="+", help="files or folders (.jsonl .json .md .txt .html .xml .rss .atom), '-', or URLs"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--summary-only", action="store_true", help="feeds: keep entry summaries, do not fetch pages")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("status", help="where the store is and what it holds")
@@ -265,13 +513,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs NEWSRAG_CHROMA_URL)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--watch", action="store_true", help="also poll the watched sources, inside the server")
     p.set_defaults(func=cmd_serve)
+
+    sources = sub.add_parser("sources", help="feeds, sitemaps and pages polled on a schedule")
+    ssub = sources.add_subparsers(dest="sources_command", required=True)
+    p = ssub.add_parser("add", help="watch a URL (due at once); adding it again changes its schedule")
+    p.add_argument("url")
+    p.add_argument("--every", default="15m", help="how often: 15m, 2h, 1d (default 15m)")
+    p.add_argument("--name", help="a label for lists and progress bars")
+    p.add_argument("--summary-only", action="store_true", help="keep feed summaries, do not fetch the pages")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources_add)
+    p = ssub.add_parser("list", help="sources with last fetch, status, last error, articles added")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources_list)
+    p = ssub.add_parser("remove", help="stop watching a URL (its articles stay)")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_sources_remove)
+
+    p = sub.add_parser("watch", help="poll the sources that are due, until stopped")
+    p.add_argument("--once", action="store_true", help="poll every source now and exit (for cron)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watch)
 
     from evals.cli import add_eval_parser
 
     add_eval_parser(sub)
 
-    articles = sub.add_parser("articles", help="list or delete stored articles")
+    articles = sub.add_parser("articles", help="list, delete or prune stored articles")
     asub = articles.add_subparsers(dest="articles_command", required=True)
     p = asub.add_parser("list")
     p.add_argument("--source", action="append", help="outlet (repeatable)")
@@ -284,6 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = asub.add_parser("delete")
     p.add_argument("id")
     p.set_defaults(func=cmd_articles_delete)
+    p = asub.add_parser("prune", help="delete articles published before a date (retention)")
+    p.add_argument("--before", help="YYYY-MM-DD or ISO 8601 (default: now minus NEWSRAG_RETENTION_DAYS)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_articles_prune)
     return parser
 
 

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.deps import Services
 from api.metrics import MetricsMiddleware
-from api.routes import articles, ask, chat, health
+from api.routes import articles, ask, chat, health, jobs, sources
 from rag.embeddings import Embedder
 from rag.errors import PayloadTooLarge
 from rag.settings import Settings, prepare_environment
@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.services = svc
     app.state.metrics = svc.metrics
     errors.install(app)
-    for module in (ask, chat, articles, health):
+    for module in (ask, chat, articles, sources, jobs, health):
         app.include_router(module.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from ingest.state import Source
 from rag.dates import DateWindow, parse_bound
 from rag.errors import InvalidInput
 from rag.models import Article, ChatTurn, Citation, Query, RefusalReason
@@ -248,6 +249,85 @@ class CorpusInfo(BaseModel):
     oldest: datetime | None = Field(None, description="Oldest publication time.")
     newest: datetime | None = Field(None, description="Newest publication time.")
     mode: str = Field(description="Answerer in use: 'extractive' or 'openai'.")
+    watched: list[Source] = Field(
+        default_factory=list,
+        description="URLs polled on a schedule (POST/DELETE /v1/sources), with their last fetch, status, "
+        "last error and articles added.",
+    )
+
+
+# ------------------------------------------------------------------------ URLs, sources, jobs
+
+
+class UrlsIn(Strict):
+    """`POST /v1/articles` with URLs instead of articles: each is fetched and recognised."""
+
+    urls: list[Annotated[Text, Field(min_length=1, max_length=2_000)]] = Field(
+        min_length=1,
+        max_length=500,
+        description="Feed (RSS/Atom), sitemap or sitemap index, or article page URLs; http and https only.",
+    )
+    summary_only: bool = Field(False, description="Keep feed summaries as they are; do not fetch the pages.")
+    background: bool = Field(
+        False, description="Run as a job (202 with a job id) even for a few URLs; more than 5 always do."
+    )
+
+
+class UrlResult(BaseModel):
+    url: str = Field(description="The URL as given.")
+    status: str = Field(description="ok, not_modified (HTTP 304: nothing to do), partial (some entries failed), error.")
+    error: str | None = Field(None, description="Why the URL itself failed (network, status, type, robots.txt).")
+    added: int = Field(description="New articles stored.")
+    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
+    unchanged: int = Field(description="Articles already stored with the same content.")
+    duplicates: int = Field(description="Copies of a stored text under another URL (kept as its other URLs).")
+    failed: int = Field(description="Entries or pages of this URL that failed.")
+    not_modified: int = Field(description="URLs answered 304 (or listed unchanged by a sitemap).")
+    skipped_old: int = Field(0, description="Entries older than NEWSRAG_RETENTION_DAYS, not fetched.")
+    requests: int = Field(description="HTTP requests made (robots.txt included).")
+    conditional: int = Field(description="Of which conditional (If-None-Match / If-Modified-Since).")
+
+
+class UrlItemResult(BaseModel):
+    url: str = Field(description="The URL it was found at (the feed or sitemap, or the page itself).")
+    item: str | None = Field(None, description="Which entry or page, e.g. 'entry 3 (https://...)'.")
+    id: str | None = Field(None, description="The stored article id (when the article was valid).")
+    ok: bool = Field(description="True when the article was stored (or was already stored unchanged).")
+    error: str | None = Field(None, description="Why it was not stored.")
+
+
+class UrlIngestResult(BaseModel):
+    added: int = Field(description="New articles stored.")
+    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
+    unchanged: int = Field(description="Articles already stored with the same content.")
+    duplicates: int = Field(description="Copies of a stored text under another URL (kept as its other URLs).")
+    failed: int = Field(description="Items and URLs that failed.")
+    chunks: int = Field(description="Passages embedded and written.")
+    seconds: float = Field(description="Time the ingest took.")
+    urls: list[UrlResult] = Field(description="One result per URL given.")
+    items: list[UrlItemResult] = Field(description="One result per article found (feed entry, sitemap page, page).")
+
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class JobOut(BaseModel):
+    id: str = Field(description="GET /v1/jobs/{id} for its progress and result.")
+    status: JobStatus = Field(description="queued, running, done or failed.")
+    created_at: datetime = Field(description="When the job was submitted.")
+    finished_at: datetime | None = Field(None, description="When it finished.")
+    urls: int = Field(description="URLs in the job.")
+    done_urls: int = Field(0, description="URLs finished so far.")
+    articles: int = Field(0, description="Articles processed so far.")
+    result: UrlIngestResult | None = Field(None, description="Per-URL and per-item results, once done.")
+    error: str | None = Field(None, description="Why the job failed as a whole.")
+
+
+class SourceIn(Strict):
+    url: Text = Field(min_length=1, max_length=2_000, description="Feed, sitemap or page URL (http or https).")
+    every: str = Field("15m", max_length=16, description="How often to poll: 15m, 2h, 1d (at least a minute).")
+    name: Text | None = Field(None, max_length=200, description="A label for lists.")
+    summary_only: bool = Field(False, description="Keep feed summaries as they are; do not fetch the pages.")
 
 
 # --------------------------------------------------------------------------------------- health

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "newsrag",
         description="Folder for the bundled model's ONNX graph, exported once from its weights.",
     )
+
+    @field_validator("model_cache", mode="after")
+    @classmethod
+    def _home(cls, value: Path) -> Path:
+        return value.expanduser()
     embed_device: str = "cpu"
     torch_threads: int | None = Field(
         None,
@@ -102,6 +107,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5_000_000, ge=1_000)
     max_articles_per_request: int = Field(500, ge=1)
 
+    # --- fetching from the web (ingest/fetch.py) ---
+    fetch_timeout: float = Field(10.0, gt=0, le=300, description="Seconds to connect, and between bytes read.")
+    fetch_max_bytes: int = Field(10_000_000, ge=10_000, description="Larger responses are refused (sitemaps run big).")
+    fetch_user_agent: str = Field("newsrag/0.1 (+news question answering; robots.txt honoured)", min_length=3)
+    fetch_allow_private: bool = Field(
+        False, description="Allow URLs that resolve to loopback, private, link-local or metadata addresses."
+    )
+    fetch_per_host_concurrency: int = Field(2, ge=1, le=32, description="Requests in flight per host.")
+    fetch_per_host_delay: float = Field(0.5, ge=0, le=60, description="Seconds between request starts per host.")
+    retention_days: int | None = Field(
+        None, ge=1, description="When set, `watch` prunes articles published longer ago and skips them in feeds."
+    )
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
@@ -109,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / f"catalog-{self.collection}.sqlite3"
+
+    @property
+    def web_state_path(self) -> Path:
+        """Watched sources and the per-URL HTTP cache: a file of its own beside the catalog."""
+        return self.data_dir / f"web-{self.collection}.sqlite3"
 
     @property
     def use_llm(self) -> bool:

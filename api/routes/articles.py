@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Services, get_qa, require_reader, require_writer, services
+from api.routes.sources import add_urls, watched_sources
 from api.schemas import (
     ERRORS,
     ArticleIn,
@@ -20,6 +22,8 @@ from api.schemas import (
     IngestResult,
     ItemResult,
     OutletCount,
+    UrlIngestResult,
+    UrlsIn,
 )
 from ingest.loaders.base import LoadedItem
 from ingest.pipeline import ingest
@@ -113,16 +117,21 @@ def run_ingest(svc: Services, qa: NewsQA, records: list[dict[str, Any]]) -> Inge
 
 @router.post(
     "/v1/articles",
-    response_model=IngestResult,
-    summary="Ingest articles (a JSON list); one result per article",
+    response_model=IngestResult | UrlIngestResult,
+    summary="Ingest articles (a JSON list) or URLs; one result per article (a job id for large URL batches)",
     dependencies=[Depends(require_writer)],
     responses=ERRORS,
 )
 async def add_articles(
-    articles: Annotated[list[ArticleIn], Body(description="The articles, as JSON objects.")],
+    articles: Annotated[
+        list[ArticleIn] | UrlsIn,
+        Body(description='The articles, as JSON objects; or `{"urls": [...]}` to fetch feeds, sitemaps or pages.'),
+    ],
     request: Request,
     qa: NewsQA = Depends(get_qa),
-) -> IngestResult:
+) -> IngestResult | UrlIngestResult | JSONResponse:
+    if isinstance(articles, UrlsIn):
+        return await add_urls(request, qa, articles)
     svc = services(request)
     limit = svc.settings.max_articles_per_request
     if len(articles) > limit:
@@ -210,11 +219,11 @@ async def delete_article(article_id: str, request: Request, qa: NewsQA = Depends
 @router.get(
     "/v1/sources",
     response_model=CorpusInfo,
-    summary="What the corpus holds: outlets and date range (for filter menus)",
+    summary="What the corpus holds: outlets and date range (for filter menus), and the watched sources",
     dependencies=[Depends(require_reader)],
     responses=ERRORS,
 )
-async def corpus(qa: NewsQA = Depends(get_qa)) -> CorpusInfo:
+async def corpus(request: Request, qa: NewsQA = Depends(get_qa)) -> CorpusInfo:
     catalog = qa.runtime.store.catalog
 
     def info() -> CorpusInfo:
@@ -225,6 +234,7 @@ async def corpus(qa: NewsQA = Depends(get_qa)) -> CorpusInfo:
             oldest=oldest,
             newest=newest,
             mode=qa.mode,
+            watched=watched_sources(services(request)),
         )
 
     return await run_in_threadpool(info)

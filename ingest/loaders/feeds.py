@@ -1,11 +1,13 @@
 """RSS and Atom feeds through feedparser: full content where present, else the summary.
 
 The entry's own publication date (pubDate / published) is the article date, never the time of ingest.
+`parse_feed` is shared with live ingest (ingest/web.py), which follows summary-only entries to the page.
 """
 
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ import feedparser
 from ingest.loaders.base import LoadedItem, LoadOptions, checked
 from ingest.loaders.html import html_to_text
 from ingest.validate import RawArticle
+from rag.errors import ArticleInvalid
 
 
 def _entry_date(entry: Any, parsed_key: str, raw_key: str) -> Any:
@@ -23,28 +26,38 @@ def _entry_date(entry: Any, parsed_key: str, raw_key: str) -> Any:
     return entry.get(raw_key)  # unparsed by feedparser: validation names the bad value
 
 
-def _entry_body(entry: Any) -> str:
+def _full_content(entry: Any) -> str:
+    """The entry's full content (content:encoded, Atom content), empty when it carries only a summary."""
     contents = entry.get("content") or []
-    best = max((c.get("value", "") for c in contents), key=len, default="")
-    if not best.strip():
-        best = entry.get("summary", "")
-    return html_to_text(best)
+    return max((c.get("value", "") for c in contents), key=len, default="")
 
 
-def load_feed(path: str, data: bytes, options: LoadOptions) -> list[LoadedItem]:
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry as the feed gives it; `full` says whether it carries the article's text or a summary."""
+
+    item: str
+    raw: RawArticle
+    link: str | None
+    full: bool
+
+
+def parse_feed(data: bytes) -> tuple[str | None, list[FeedEntry]]:
+    """The feed's title and entries; ArticleInvalid when it is no feed or has no entries."""
     parsed = feedparser.parse(data)
     if not parsed.entries:
         reason = f": {parsed.get('bozo_exception')}" if parsed.get("bozo") else ""
-        return [LoadedItem(path, None, error=f"not an RSS/Atom feed, or a feed with no entries{reason}")]
+        raise ArticleInvalid(f"not an RSS/Atom feed, or a feed with no entries{reason}")
     outlet = parsed.feed.get("title")
-    items: list[LoadedItem] = []
+    entries: list[FeedEntry] = []
     for index, entry in enumerate(parsed.entries):
-        item = f"entry {index + 1}"
         tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+        content = _full_content(entry)
+        full = bool(content.strip())
         raw = RawArticle(
             id=None,
             title=html_to_text(entry.get("title", "")),
-            body=_entry_body(entry),
+            body=html_to_text(content if full else entry.get("summary", "")),
             url=entry.get("link"),
             source=(entry.get("source") or {}).get("title") or outlet,
             author=entry.get("author"),
@@ -54,5 +67,13 @@ def load_feed(path: str, data: bytes, options: LoadOptions) -> list[LoadedItem]:
             category=tags[0] if tags else None,
             tags=tags,
         )
-        items.append(checked(path, item, raw, options))
-    return items
+        entries.append(FeedEntry(f"entry {index + 1}", raw, entry.get("link"), full))
+    return outlet, entries
+
+
+def load_feed(path: str, data: bytes, options: LoadOptions) -> list[LoadedItem]:
+    try:
+        _, entries = parse_feed(data)
+    except ArticleInvalid as exc:
+        return [LoadedItem(path, None, error=exc.message)]
+    return [checked(path, entry.item, entry.raw, options) for entry in entries]
