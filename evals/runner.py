@@ -210,8 +210,9 @@ def score_answer(item: SuiteItem, answer: Answer, gold: Sequence[str], bodies: d
     elif item.answer_type in ("entity", "free"):
         contains = (not refused) and (not item.answer or m.contains_match(text, item.answer))
         contains = contains and m.contains_all(text, item.must_include)
-        if item.answer_type == "entity":
-            exact = (not refused) and bool(item.answer) and m.exact_match(text, item.answer)
+        if item.answer_type == "entity":  # the short answer is the answer itself, when there is one
+            said = answer.short_answer.text if answer.short_answer else text
+            exact = (not refused) and bool(item.answer) and m.exact_match(said, item.answer)
         correct = contains
     else:
         correct = refused

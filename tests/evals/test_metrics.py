@@ -209,3 +209,16 @@ def test_latency_summary_and_mean() -> None:
     assert m.latency_summary([]) == {"n": 0}
     assert m.mean([True, False, None, 1.0]) == pytest.approx(2 / 3)
     assert m.mean([None]) is None
+
+
+def test_an_entity_answer_is_exact_when_its_short_answer_is() -> None:
+    from evals.runner import score_answer
+    from evals.suites.model import SuiteItem
+    from rag.models import Answer, ShortAnswer
+
+    item = SuiteItem(id="q", question="Who led the round?", answer=("Thrive Capital",), answer_type="entity")
+    quoted = Answer(question=item.question, answer="Wire (2024-10-02): “Thrive Capital led the round.”")
+    assert score_answer(item, quoted, [], {}).exact_match is False
+    short = quoted.model_copy(update={"short_answer": ShortAnswer(text="Thrive Capital", citation=1)})
+    scores = score_answer(item, short, [], {})
+    assert scores.exact_match is True and scores.contains is True
