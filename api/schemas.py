@@ -464,3 +464,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         504: "The LLM endpoint did not answer in time.",
     }.items()
 }
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, for a person.")
+    type: str = Field(description="OpenAI's kind: invalid_request_error, authentication_error, server_error, ...")
+    param: str | None = Field(None, description="The request field at fault, when known.")
+    code: str | None = Field(None, description="A machine-readable code, e.g. model_not_found.")
+
+
+class OpenAIErrorOut(BaseModel):
+    error: OpenAIErrorDetail = Field(description="The error, in OpenAI's shape.")
+
+
+# The OpenAI-compatible routes answer errors in OpenAI's shape, invalid input as 400 (api/errors.py).
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    (400 if code == 422 else code): {
+        "model": OpenAIErrorOut,
+        "description": "Invalid input; `error.param` names the field." if code == 422 else spec["description"],
+    }
+    for code, spec in ERRORS.items()
+}

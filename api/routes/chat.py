@@ -26,7 +26,7 @@ from api.errors import describe_for, log
 from api.render import render, strip_rendered, tail
 from api.routes.ask import SSE_HEADERS, first_and_rest, record_answer
 from api.schemas import (
-    ERRORS,
+    OPENAI_ERRORS,
     ChatCompletion,
     ChatMessage,
     ChatRequest,
@@ -115,13 +115,18 @@ def _words(text: str) -> int:
 # ---------------------------------------------------------------------------------------- routes
 
 
-@router.get("/v1/models", response_model=ModelList, summary="The models served (OpenAI-compatible)")
+@router.get(
+    "/v1/models", response_model=ModelList, summary="The models served (OpenAI-compatible)", responses=OPENAI_ERRORS
+)
 async def list_models() -> ModelList:
     return ModelList(data=[ModelCard(id=MODEL_ID, created=CREATED, owned_by="newsrag")])
 
 
 @router.get(
-    "/v1/models/{model_id}", response_model=ModelCard, summary="One model (OpenAI-compatible)", responses=ERRORS
+    "/v1/models/{model_id}",
+    response_model=ModelCard,
+    summary="One model (OpenAI-compatible)",
+    responses=OPENAI_ERRORS,
 )
 async def get_model(model_id: str) -> ModelCard:
     if model_id != MODEL_ID:
@@ -134,7 +139,7 @@ async def get_model(model_id: str) -> ModelCard:
     response_model=ChatCompletion,
     summary="Chat completion over the news articles, with citations (OpenAI-compatible)",
     responses={
-        **ERRORS,
+        **OPENAI_ERRORS,
         200: {
             "content": {"application/json": {}, "text/event-stream": {}},
             "description": "A chat.completion, or with stream=true chat.completion.chunk events ending in "

@@ -109,9 +109,6 @@ class LLMAnswerer:
                 max_retries=settings.llm_max_retries,
                 temperature=settings.llm_temperature,
                 max_tokens=settings.llm_max_tokens,
-                # langchain-openai sends the cap as max_completion_tokens, which llama.cpp's server ignores:
-                # other endpoints get the older field too.
-                extra_body={"max_tokens": settings.llm_max_tokens} if settings.openai_base_url else None,
                 streaming=True,
             )
         self.model = chat_model

@@ -167,13 +167,12 @@ def test_prompt_injection_cannot_add_a_citation(
 
 
 def test_a_reply_cut_at_the_token_limit_says_length(llm_api: str, fake_llm: FakeLLM) -> None:
-    """Chat UIs show "continue" on finish_reason 'length'; the cap reaches a llama.cpp-style server too."""
+    """Chat UIs show "continue" on finish_reason 'length'."""
     reply = "Microsoft has invested $13 billion in OpenAI [1] and then"
     with openai.OpenAI(base_url=f"{llm_api}/v1", api_key="x", max_retries=0, timeout=30) as oai:
         fake_llm.queue_text(reply, finish_reason="length")
         plain = oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}])
         assert plain.choices[0].finish_reason == "length"
-        assert fake_llm.requests[-1]["max_tokens"] == fake_llm.requests[-1]["max_completion_tokens"]
         fake_llm.queue_text(reply, finish_reason="length")
         chunks = list(
             oai.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": MICROSOFT}], stream=True)
