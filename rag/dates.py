@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -149,7 +150,12 @@ _RELATIVE = re.compile(
     r"last year|past year|(?:in the )?(?:past|last) (\d+) (day|week|month|year)s?)\b",
     re.I,
 )
-_SINCE = re.compile(rf"\b(since|after|from)\s+(?:(early|mid|late)\s+)?({_MONTH_RE})\.?(?:\s+(\d{{4}}))?\b", re.I)
+_SINCE = re.compile(
+    rf"\b(since|after|from)\s+(?:(early|mid|late)\s+)?({_MONTH_RE})\.?(?:\s+(\d{{1,2}})(?:st|nd|rd|th)?\b,?)?"
+    rf"(?:\s+(\d{{4}}))?\b",
+    re.I,
+)
+_ANY_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 _SINCE_YEAR = re.compile(r"\b(since|after)\s+(\d{4})\b", re.I)
 _IN_MONTH = re.compile(rf"\bin\s+({_MONTH_RE})\.?(?:\s+(\d{{4}}))?\b", re.I)
 _IN_YEAR = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b", re.I)
@@ -213,8 +219,19 @@ def date_cues(question: str, as_of: datetime) -> DateCues:
             since = day - timedelta(days=n * {"day": 1, "week": 7, "month": 31, "year": 365}[unit])
     if since is None and (m := _SINCE.search(question)):
         month = _MONTHS[m.group(3).lower()]
-        year = int(m.group(4)) if m.group(4) else _year_for_month(month, as_of)
+        # "after November 6, 2023"; a bare "since October" takes a year the question names elsewhere, or
+        # else the most recent October.
+        named_year = _ANY_YEAR.search(question)
+        if m.group(5):
+            year = int(m.group(5))
+        elif named_year:
+            year = int(named_year.group(1))
+        else:
+            year = _year_for_month(month, as_of)
         since = _month_start(year, month)
+        if m.group(4) and 1 <= int(m.group(4)) <= 31:
+            with suppress(ValueError):  # "February 30" keeps the month's start
+                since = since.replace(day=int(m.group(4)))
         phrases.append(m.group(0))
     if since is None and (m := _SINCE_YEAR.search(question)):
         since = datetime(int(m.group(2)) + (m.group(1).lower() == "after"), 1, 1, tzinfo=UTC)

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     @classmethod
     def _home(cls, value: Path) -> Path:
         return value.expanduser()
+
     embed_device: str = "cpu"
     torch_threads: int | None = Field(
         None,

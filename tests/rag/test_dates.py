@@ -88,3 +88,13 @@ def test_a_window_includes_both_ends_and_refuses_since_after_until() -> None:
     with pytest.raises(InvalidInput, match=r"filters\.since is after filters\.until") as info:
         DateWindow.parse("2025-01-02", "2025-01-01", since_field="filters.since", until_field="filters.until")
     assert info.value.field == "filters.since"
+
+
+def test_since_a_day_with_its_year_or_a_year_the_question_names() -> None:
+    from rag.dates import date_cues
+
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert date_cues("What changed after November 6, 2023?", now).since == datetime(2023, 11, 6, tzinfo=UTC)
+    assert date_cues("In 2023 coverage, what changed since October?", now).since == datetime(2023, 10, 1, tzinfo=UTC)
+    assert date_cues("What happened since October?", now).since == datetime(2026, 10, 1, tzinfo=UTC)
+    assert date_cues("What happened since March 3?", now).since == datetime(2026, 3, 3, tzinfo=UTC)
