@@ -146,7 +146,7 @@ def start_llama_server(
     log_dir: Path,
     gguf: Path | None = None,
     *,
-    n_ctx: int = 2048,
+    n_ctx: int = 4096,
     n_threads: int | None = None,
     timeout: float = 180.0,
     attempts: int = 2,
