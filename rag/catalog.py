@@ -202,6 +202,31 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def article_row(article: Article, salt: str, alt_urls: Sequence[str], n_chunks: int, now: str) -> tuple[object, ...]:
+    """The `articles` row both backends write, in column order (id, content_hash, body_hash, title, body, url,
+    source, author, published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
+    ingested_at); `alt_urls` merged with a stored version's, else the article's own."""
+    return (
+        article.id,
+        article.content_hash(salt),
+        article.body_hash(),
+        article.title,
+        article.body,
+        article.url,
+        article.source,
+        article.author,
+        to_ts(article.published_at),
+        _iso(article.published_at),
+        _iso(article.updated_at),
+        article.category,
+        json.dumps(list(article.tags)),
+        json.dumps(list(alt_urls) or list(article.alt_urls)),
+        article.origin,
+        n_chunks,
+        now,
+    )
+
+
 class Catalog(CatalogBackend):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -307,25 +332,7 @@ class Catalog(CatalogBackend):
                     """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
                     author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
                     n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    (
-                        article.id,
-                        article.content_hash(salt),
-                        article.body_hash(),
-                        article.title,
-                        article.body,
-                        article.url,
-                        article.source,
-                        article.author,
-                        to_ts(article.published_at),
-                        _iso(article.published_at),
-                        _iso(article.updated_at),
-                        article.category,
-                        json.dumps(list(article.tags)),
-                        json.dumps(alt_urls or list(article.alt_urls)),
-                        article.origin,
-                        len(chunks),
-                        now,
-                    ),
+                    article_row(article, salt, alt_urls, len(chunks), now),
                 )
                 conn.executemany(
                     "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",

@@ -36,7 +36,15 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rag.catalog import ArticleFilter, ArticleState, CatalogBackend, ChunkView, StoredChunk, fts_query
+from rag.catalog import (
+    ArticleFilter,
+    ArticleState,
+    CatalogBackend,
+    ChunkView,
+    StoredChunk,
+    article_row,
+    fts_query,
+)
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
 
@@ -185,14 +193,6 @@ def pg_where(flt: ArticleFilter, alias: str = "a") -> tuple[str, dict[str, Any]]
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _ts(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
-
-
 class PgCatalog(CatalogBackend):
     """The catalog of one collection in its own schema of a PostgreSQL database, through a pool."""
 
@@ -327,25 +327,7 @@ class PgCatalog(CatalogBackend):
                     published_at=EXCLUDED.published_at, updated_at=EXCLUDED.updated_at,
                     category=EXCLUDED.category, tags=EXCLUDED.tags, alt_urls=EXCLUDED.alt_urls,
                     origin=EXCLUDED.origin, n_chunks=EXCLUDED.n_chunks, ingested_at=EXCLUDED.ingested_at""",
-                    (
-                        article.id,
-                        article.content_hash(salt),
-                        article.body_hash(),
-                        article.title,
-                        article.body,
-                        article.url,
-                        article.source,
-                        article.author,
-                        _ts(article.published_at),
-                        _iso(article.published_at),
-                        _iso(article.updated_at),
-                        article.category,
-                        json.dumps(list(article.tags)),
-                        json.dumps(alt_urls or list(article.alt_urls)),
-                        article.origin,
-                        len(chunks),
-                        now,
-                    ),
+                    article_row(article, salt, alt_urls, len(chunks), now),
                 )
                 if not chunks:
                     continue
