@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -160,17 +161,24 @@ def test_two_hosts_share_chroma_and_postgres(
         assert answer["citations"][0]["article_id"] == tram_id
 
         # /metrics on B adds up both workers: requests on fresh connections reach both (each worker writes
-        # its own samples file), and B reports every one of them, whichever worker answers the scrape.
+        # its own samples file), and B reports every one of them, whichever worker answers the scrape. The
+        # kernel picks the worker that accepts a connection and may favour one for a while (or the second
+        # may still be starting), so bursts go on until both have served, within a deadline.
         def healthz(_: int) -> int:
             return httpx.get(f"{b}/healthz", headers={"Connection": "close"}, trust_env=False).status_code
 
+        def workers() -> set[str]:
+            return {p.stem.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}
+
+        checks, deadline = 0, time.monotonic() + 90
         with ThreadPoolExecutor(8) as pool:
-            assert set(pool.map(healthz, range(40))) == {200}
-        workers = {p.stem.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}
-        assert len(workers) == 2 and "1" not in workers, workers  # both workers, and the stale file is gone
+            while checks == 0 or (len(workers() - {"1"}) < 2 and time.monotonic() < deadline):
+                assert set(pool.map(healthz, range(40))) == {200}
+                checks += 40
+        assert len(workers()) == 2 and "1" not in workers(), workers()  # both workers; the stale file is gone
         text = c.get(f"{b}/metrics").text
         served = samples(text, "newsrag_http_requests_total")
-        assert served[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] == 40
+        assert served[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] == checks
         assert served[(("method", "POST"), ("route", "/v1/ask"), ("status", "200"))] == asks
         stages = samples(text, "newsrag_answer_stage_duration_seconds_count")
         assert stages[(("stage", "retrieve"),)] == stages[(("stage", "verify"),)] == asks
