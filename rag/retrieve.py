@@ -25,6 +25,9 @@ from rag.settings import Settings
 from rag.store import Store
 
 RRF_K = 60
+# A further chunk of an article already chosen counts this share of its score. Fused scores are close
+# together (1/(60 + rank)), so a small discount already moves a chunk many places down.
+SAME_ARTICLE_DISCOUNT = 0.9
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ class Retriever:
         chosen: list[Hit] = []
 
         def adjusted(hit: Hit) -> float:
-            return hit.score * (0.8 ** per_article[hit.article_id])
+            return hit.score * (SAME_ARTICLE_DISCOUNT ** per_article[hit.article_id])
 
         while remaining and len(chosen) < k:
             best = max(remaining, key=adjusted)
