@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ def passage_id(text: str) -> str:
     """Same passage text, same article: passages repeated across questions are stored once."""
     normalised = " ".join(text.split()).casefold()
     return "rgb-" + hashlib.sha256(normalised.encode()).hexdigest()[:16]
+
+
+def passage_title(body: str, limit: int = 80) -> str:
+    """RGB passages have no headline: the passage's own opening words stand in for one. (Titling them with
+    the question put the question's words into every passage's embedding, so every passage looked on topic.)"""
+    first = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0]
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def answer_groups(answer: Any) -> list[tuple[str, ...]]:
@@ -59,7 +69,7 @@ def load_rgb(data_dir: str | Path, conditions: tuple[str, ...] = CONDITIONS) -> 
     articles: dict[str, Article] = {}
     items: list[SuiteItem] = []
 
-    def ids_for(query: str, passages: list[Any]) -> tuple[str, ...]:
+    def ids_for(passages: list[Any]) -> tuple[str, ...]:
         out: list[str] = []
         for text in passages:
             if not isinstance(text, str) or not text.strip():
@@ -69,7 +79,7 @@ def load_rgb(data_dir: str | Path, conditions: tuple[str, ...] = CONDITIONS) -> 
             if aid not in articles:
                 articles[aid] = Article(
                     id=aid,
-                    title=f"{query} ({len(articles) + 1})",
+                    title=passage_title(body),
                     body=body,
                     source=SOURCE,
                     published_at=None,
@@ -88,9 +98,9 @@ def load_rgb(data_dir: str | Path, conditions: tuple[str, ...] = CONDITIONS) -> 
             qid, query = record["id"], str(record["query"])
             groups = answer_groups(record["answer"])
             fake = record.get("fakeanswer")
-            positive = ids_for(query, record.get("positive") or [])
-            wrong = ids_for(query, record.get("positive_wrong") or [])
-            negative = ids_for(query, record.get("negative") or [])
+            positive = ids_for(record.get("positive") or [])
+            wrong = ids_for(record.get("positive_wrong") or [])
+            negative = ids_for(record.get("negative") or [])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise SuiteError(f"{where}: not an RGB record: {exc}") from exc
         if not groups:
