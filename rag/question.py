@@ -144,6 +144,8 @@ def stem(word: str) -> str:
 
 def _stem(word: str) -> str:
     w = word.lower().strip(".'’").removesuffix("'s").removesuffix("’s")
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]?", w):  # "U.S." and "US" are one word
+        w = w.replace(".", "")
     if w in _IRREGULAR:
         return _IRREGULAR[w]
     for suffix in ("ing", "ied", "ies", "ed", "es", "s"):
@@ -470,13 +472,16 @@ def _number_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
 
 
 def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
-    asked = {stem(w) for e in plan.entities for w in e.split()} | set(plan.key_terms)
+    named = {stem(w) for e in plan.entities for w in e.split()}
+    asked = named | set(plan.key_terms)
     excluded = {e.lower() for e in plan.excluded}
     out: list[Span] = []
     for span in proper_names(sentence):
         words = {stem(w) for w in span.text.split()}
         if words <= asked or span.text.lower() in excluded or any(span.text.lower() in x for x in excluded):
             continue
+        if plan.answer_type in ("person", "place") and words & named:
+            continue  # "who won Wimbledon": not "Wimbledon Championships"; a person or place is not what is asked about
         out.append(span)
     if plan.answer_type == "place":  # a place is where something is: "in Mare Crisium", "at Raymond James Stadium"
         out = [

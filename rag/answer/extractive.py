@@ -10,6 +10,7 @@ refuses, saying why; yes/no questions get the evidence of each source instead of
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,7 @@ from rag.conflicts import Figure, Reported, asks_for_figure, describe, disagreem
 from rag.embeddings import Embedder
 from rag.followup import condense
 from rag.models import ChatTurn, Hit, ShortAnswer
-from rag.question import QuestionPlan, Span, read_question, relative_year, spans, stems
+from rag.question import QuestionPlan, Span, proper_names, read_question, relative_year, spans, stems
 from rag.sentences import SentenceRef, SentenceVectors
 
 # Calibrated for MiniLM with this blend on hand-checked questions over samples/ and on the eval
@@ -31,6 +32,7 @@ CONFIDENT_SENTENCE = 0.45
 SUPPORTED_SENTENCE = 0.33
 ON_TOPIC_PASSAGE = 0.42
 MAX_SENTENCES = 3
+NAMED = frozenset({"person", "organisation", "place"})  # answers that are names
 MAX_SIDES = 4  # yes/no: one sentence from each of this many reports
 CLOSE_TO_BEST = 0.08
 CLOSE_TO_BEST_LATEST = 0.2
@@ -49,6 +51,9 @@ CONFLICT_DAYS = 120
 TYPE_BONUS = 0.12
 COVERAGE_BONUS = 0.25
 DATE_BONUS = 0.1
+# The key terms within this many characters of an answer span (about ten words either side), and what they add.
+NEAR_SPAN = 60
+PROXIMITY_BONUS = 0.15
 _WHAT = {
     "money": "the amount asked about",
     "number": "the figure asked about",
@@ -75,6 +80,7 @@ class Scored:
     score: float  # similarity plus the signs of an answer, for ranking
     span: Span | None
     coverage: float
+    inside: float  # the share of the key terms in the sentence itself
     date: float  # 1 the event date is in the sentence, 0.4 in its article or publication date, <= 0 not known
     named: float  # the share of the question's names found (in the sentence, or half in its article); 0 is off topic
     # Multi-hop: the key terms (and names) found across every retrieved passage that mentions this sentence's
@@ -140,13 +146,17 @@ class ExtractiveAnswerer:
             if _REFERS_BACK.search(ref.text):  # "The two astronauts spent 286 days": the headline names them
                 around += " " + hit.title
             coverage = focused.coverage(ref.text, around)
+            inside = focused.coverage(ref.text)
             named = focused.named(ref.text, around)
             date = _date_match(plan, ref.text, hit)
             across = _across(focused, span.text, hits) if span is not None else 0.0
             score = similarity + COVERAGE_BONUS * max(coverage, across) + (TYPE_BONUS if span else 0.0)
+            if span is not None:  # "spent 286 days in space" answers; "meant to last about eight days" less so
+                window = ref.text[max(0, span.start - NEAR_SPAN) : span.end + NEAR_SPAN]
+                score += PROXIMITY_BONUS * focused.coverage(window)
             if plan.event_dates:
                 score += DATE_BONUS * date
-            out.append(Scored(ref, similarity, score, span, coverage, date, named, across))
+            out.append(Scored(ref, similarity, score, span, coverage, inside, date, named, across))
         out.sort(key=lambda s: s.score, reverse=True)
         return out
 
@@ -177,6 +187,8 @@ class ExtractiveAnswerer:
 
     def _answer(self, context: AnswerContext, plan: QuestionPlan, bearing: list[Scored], ranked: list[Scored]) -> Draft:
         hits = context.hits
+        if plan.answer_type in NAMED and len(plan.key_terms) >= LONG_QUESTION:
+            bearing = _most_supported_first(bearing, hits)
         best = bearing[0]
         margin = CLOSE_TO_BEST_LATEST if context.recency else CLOSE_TO_BEST
         close = [s for s in bearing if s.score >= best.score - margin]
@@ -207,11 +219,17 @@ class ExtractiveAnswerer:
         for extra in conflict_refs:
             if all(extra.ref != c.ref for c in chosen):
                 chosen.append(extra)
+        lead, span = chosen[0], chosen[0].span
+        if span is not None and plan.answer_type in NAMED:
+            named = _full_name(lead, span, ranked, hits)
+            if named is not None:  # "Bankman-Fried" is answered as "Sam Bankman-Fried", quoted where written so
+                lead, span = named
+                if all(lead.ref != c.ref for c in chosen):
+                    chosen.insert(1, lead)
         text = "\n".join(self._line(s.ref, context) for s in chosen)
         if conflict_text:
             text += "\n\n" + conflict_text
-        lead = chosen[0]
-        short = ShortAnswer(text=lead.span.text, citation=lead.ref.hit_index + 1) if lead.span else None
+        short = ShortAnswer(text=span.text, citation=lead.ref.hit_index + 1) if span else None
         return Draft(text, conflicts=(conflict_text,) if conflict_text else (), short_answer=short)
 
     def _sides(self, context: AnswerContext, ranked: list[Scored]) -> Draft:
@@ -263,6 +281,50 @@ def _figure(s: Scored) -> Figure | None:
     return main_figure(s.ref.text)
 
 
+def _most_supported_first(bearing: list[Scored], hits: Sequence[Hit]) -> list[Scored]:
+    """A multi-hop question describes one name with facts from several reports: the name that the most
+    reports' answering sentences give (each report counted once, by its best sentence) leads."""
+    best: dict[tuple[str, str], float] = {}
+    for s in bearing:
+        if s.span is not None:
+            key = (_surname(s.span.text), hits[s.ref.hit_index].article_id)
+            best[key] = max(best.get(key, 0.0), s.score)
+    support: Counter[str] = Counter()
+    for (name, _), score in best.items():
+        support[name] += score
+    if not support:
+        return bearing
+    winner = support.most_common(1)[0][0]
+    return sorted(bearing, key=lambda s: s.span is not None and _surname(s.span.text) == winner, reverse=True)
+
+
+def _surname(name: str) -> str:
+    """The last word of a name, which its short and full forms share ("Sam Bankman-Fried", "Bankman-Fried")."""
+    return name.split()[-1].lower()
+
+
+def _full_name(lead: Scored, span: Span, ranked: list[Scored], hits: Sequence[Hit]) -> tuple[Scored, Span] | None:
+    """The fullest form of a name the sources write, when the answering sentence uses a short one: news
+    names a person or team in full once ("Sam Bankman-Fried", "the Minnesota Vikings") and shortly after.
+    The sentence that writes it, best-scored and from the lead's article first, is quoted for it."""
+    tail = " " + span.text
+    found: list[tuple[Scored, Span]] = []
+    for s in ranked:
+        for name in proper_names(s.ref.text):
+            if name.text.endswith(tail):
+                found.append((s, name))
+    if not found:
+        return None
+    counts = Counter(name.text for _, name in found)
+    article = hits[lead.ref.hit_index].article_id
+
+    def preference(item: tuple[Scored, Span]) -> tuple[bool, int, float]:
+        s, name = item
+        return (hits[s.ref.hit_index].article_id == article, counts[name.text], s.score)
+
+    return max(found, key=preference)
+
+
 def _without_terms(plan: QuestionPlan, drop: set[str]) -> QuestionPlan:
     """The plan minus terms that name the outlets (a sentence never says which outlet printed it)."""
     kept = tuple(t for t in plan.key_terms if t not in drop)
@@ -309,8 +371,11 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False
     if plan.event_dates and s.date <= 0:
         return False
-    need = MIN_COVERAGE if len(plan.key_terms) < LONG_QUESTION else LONG_COVERAGE
-    return (s.coverage >= need and s.named >= MIN_COVERAGE) or s.across >= need
+    if s.inside == 0:
+        return False  # a sentence that says none of what is asked about ("Jul 12, 2023...") answers nothing
+    if len(plan.key_terms) >= LONG_QUESTION:  # its names are spread over the reports it combines
+        return s.coverage >= LONG_COVERAGE or s.across >= LONG_COVERAGE
+    return (s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE) or s.across >= MIN_COVERAGE
 
 
 def _across(plan: QuestionPlan, span_text: str, hits: Sequence[Hit]) -> float:
