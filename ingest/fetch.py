@@ -58,13 +58,9 @@ CONTENT_TYPES = (
 class UnsafeURL(InvalidInput):
     """A URL newsrag will not fetch: not http(s), or its host resolves to a non-public address."""
 
-    type = "unsafe_url"
-
 
 class FetchFailed(NewsragError):
     """A URL could not be fetched (network, HTTP status, size, content type, robots.txt)."""
-
-    type = "fetch_failed"
 
 
 @dataclass(frozen=True)
