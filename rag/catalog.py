@@ -2,7 +2,8 @@
 the extractive answerer and citation checks score), in one SQLite file.
 
 `CatalogBackend` is what the rest of the code may call; `Catalog` (this SQLite file, the embedded
-default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it.
+default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it, on
+`CommittingCatalog` (the order of a commit) and the row codecs below, which both share.
 
 It sits beside Chroma and is the ledger that makes ingest idempotent: an article counts as stored only
 once its row is committed here, after its vectors are in Chroma. A killed ingest therefore leaves at
@@ -16,12 +17,13 @@ import json
 import re
 import sqlite3
 import threading
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -245,21 +247,19 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+# The `articles` columns that hold an Article field as it is; the others are decoded (dates, JSON lists) or
+# are the catalog's own (hashes, published_ts, n_chunks, ingested_at).
+_AS_STORED = ("id", "title", "body", "url", "source", "author", "category", "origin")
+
+
 def article_from_row(row: Row) -> Article:
     """The Article an `articles` row of either backend was written from (`article_row`)."""
     return Article(
-        id=row["id"],
-        title=row["title"],
-        body=row["body"],
-        url=row["url"],
-        source=row["source"],
-        author=row["author"],
+        **{column: row[column] for column in _AS_STORED},
         published_at=_from_iso(row["published_at"]),
         updated_at=_from_iso(row["updated_at"]),
-        category=row["category"],
         tags=tuple(json.loads(row["tags"])),
         alt_urls=tuple(json.loads(row["alt_urls"])),
-        origin=row["origin"],
     )
 
 
@@ -315,7 +315,50 @@ def from_ts(ts: int | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
-class Catalog(CatalogBackend):
+ConnT = TypeVar("ConnT")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What every article of one `commit_articles` call is written with: the version salt of its content
+    hash, the time it is ingested at, and the sentence vectors by chunk id."""
+
+    salt: str
+    now: str
+    sentences: Mapping[str, np.ndarray]
+
+
+class CommittingCatalog(CatalogBackend, Generic[ConnT]):
+    """The order both backends commit articles in, on their own connections and SQL: per article, the old
+    version's chunks go, a syndicated copy that now stands on its own stops being an alias, then the row,
+    chunks, keyword rows and sentence vectors are written (`_write_article`), all in one transaction."""
+
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[ConnT]: ...
+    @abstractmethod
+    def _delete_chunks(self, conn: ConnT, article_id: str) -> None: ...
+    @abstractmethod
+    def _drop_alias(self, conn: ConnT, alias_id: str, url: str | None) -> None: ...
+    @abstractmethod
+    def _write_article(self, conn: ConnT, article: Article, chunks: Sequence[Chunk], commit: Commit) -> None: ...
+
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
+        in one transaction, replacing old versions."""
+        commit = Commit(salt, datetime.now(UTC).isoformat(), sentences or {})
+        with self._tx() as conn:
+            for article, chunks in items:
+                self._delete_chunks(conn, article.id)
+                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
+                self._write_article(conn, article, chunks, commit)
+
+
+class Catalog(CommittingCatalog[sqlite3.Connection]):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -393,53 +436,42 @@ class Catalog(CatalogBackend):
         row = self._connect().execute("SELECT id FROM articles WHERE body_hash=?", (body_hash,)).fetchone()
         return row["id"] if row else None
 
-    def commit_articles(
-        self,
-        items: Sequence[tuple[Article, Sequence[Chunk]]],
-        salt: str = "",
-        sentences: Mapping[str, np.ndarray] | None = None,
+    def _write_article(
+        self, conn: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], commit: Commit
     ) -> None:
-        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
-        in one transaction, replacing old versions."""
-        sentences = sentences or {}
-        now = datetime.now(UTC).isoformat()
-        with self._tx() as conn:
-            for article, chunks in items:
-                self._delete_chunks(conn, article.id)
-                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
-                alt_urls = kept_alt_urls(old, article)
-                if old is not None and old["content_hash"] == article.content_hash(salt):
-                    # The same version written again (adding its sentence vectors): its copies stay copies.
-                    # REPLACE below deletes the row first, and that cascades to the aliases.
-                    kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
-                else:
-                    kept = []
+        old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
+        alt_urls = kept_alt_urls(old, article)
+        if old is not None and old["content_hash"] == article.content_hash(commit.salt):
+            # The same version written again (adding its sentence vectors): its copies stay copies.
+            # REPLACE below deletes the row first, and that cascades to the aliases.
+            kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
+        else:
+            kept = []
+        conn.execute(
+            """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
+            author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
+            n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            article_row(article, commit.salt, alt_urls, len(chunks), commit.now),
+        )
+        conn.executemany(
+            "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
+            [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
+        )
+        for chunk in chunks:
+            cur = conn.execute(
+                "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
+                (chunk.id, article.id, chunk.index, chunk.start, chunk.end),
+            )
+            conn.execute(
+                "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
+                (cur.lastrowid, article.title, chunk.text),
+            )
+            rows = commit.sentences.get(chunk.id)
+            if rows is not None:
                 conn.execute(
-                    """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
-                    author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
-                    n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    article_row(article, salt, alt_urls, len(chunks), now),
+                    "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
+                    (chunk.id, *sentence_row(rows)),
                 )
-                conn.executemany(
-                    "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
-                    [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
-                )
-                for chunk in chunks:
-                    cur = conn.execute(
-                        "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
-                        (chunk.id, article.id, chunk.index, chunk.start, chunk.end),
-                    )
-                    conn.execute(
-                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
-                        (cur.lastrowid, article.title, chunk.text),
-                    )
-                    rows = sentences.get(chunk.id)
-                    if rows is not None:
-                        conn.execute(
-                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
-                            (chunk.id, *sentence_row(rows)),
-                        )
 
     def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
         """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""

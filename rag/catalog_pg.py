@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import builtins
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,8 +39,9 @@ from rag.catalog import (
     ARTICLE_TABLES,
     ArticleFilter,
     ArticleState,
-    CatalogBackend,
     ChunkView,
+    Commit,
+    CommittingCatalog,
     StoredChunk,
     article_from_row,
     article_row,
@@ -176,7 +177,7 @@ def pg_where(flt: ArticleFilter, alias: str = "a") -> tuple[str, dict[str, Any]]
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-class PgCatalog(CatalogBackend):
+class PgCatalog(CommittingCatalog[psycopg.Connection[Any]]):
     """The catalog of one collection in its own schema of a PostgreSQL database, through a pool."""
 
     def __init__(self, url: str, schema: str) -> None:
@@ -277,61 +278,47 @@ class PgCatalog(CatalogBackend):
         rows = self._rows("SELECT id FROM articles WHERE body_hash=%s ORDER BY id LIMIT 1", (body_hash,))
         return rows[0]["id"] if rows else None
 
-    def commit_articles(
-        self,
-        items: Sequence[tuple[Article, Sequence[Chunk]]],
-        salt: str = "",
-        sentences: Mapping[str, np.ndarray] | None = None,
+    def _write_article(
+        self, conn: psycopg.Connection[Any], article: Article, chunks: Sequence[Chunk], commit: Commit
     ) -> None:
-        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
-        in one transaction, replacing old versions."""
-        sentences = sentences or {}
-        now = datetime.now(UTC).isoformat()
-        with self._tx() as conn:
-            for article, chunks in items:
-                self._delete_chunks(conn, article.id)
-                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=%s", (article.id,)).fetchone()
-                alt_urls = kept_alt_urls(old, article)
-                if old is not None and old["content_hash"] != article.content_hash(salt):
-                    # A new version: its copies were copies of the old text (SQLite's REPLACE drops them too).
-                    # The same version written again (by another host, or to add sentence vectors) keeps them.
-                    conn.execute("DELETE FROM aliases WHERE article_id=%s", (article.id,))
-                conn.execute(
-                    """INSERT INTO articles(id, content_hash, body_hash, title, body, url, source, author,
-                    published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
-                    ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-                    ON CONFLICT (id) DO UPDATE SET content_hash=EXCLUDED.content_hash,
-                    body_hash=EXCLUDED.body_hash, title=EXCLUDED.title, body=EXCLUDED.body, url=EXCLUDED.url,
-                    source=EXCLUDED.source, author=EXCLUDED.author, published_ts=EXCLUDED.published_ts,
-                    published_at=EXCLUDED.published_at, updated_at=EXCLUDED.updated_at,
-                    category=EXCLUDED.category, tags=EXCLUDED.tags, alt_urls=EXCLUDED.alt_urls,
-                    origin=EXCLUDED.origin, n_chunks=EXCLUDED.n_chunks, ingested_at=EXCLUDED.ingested_at""",
-                    article_row(article, salt, alt_urls, len(chunks), now),
+        old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=%s", (article.id,)).fetchone()
+        alt_urls = kept_alt_urls(old, article)
+        if old is not None and old["content_hash"] != article.content_hash(commit.salt):
+            # A new version: its copies were copies of the old text (SQLite's REPLACE drops them too).
+            # The same version written again (by another host, or to add sentence vectors) keeps them.
+            conn.execute("DELETE FROM aliases WHERE article_id=%s", (article.id,))
+        conn.execute(
+            """INSERT INTO articles(id, content_hash, body_hash, title, body, url, source, author,
+            published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
+            ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
+            ON CONFLICT (id) DO UPDATE SET content_hash=EXCLUDED.content_hash,
+            body_hash=EXCLUDED.body_hash, title=EXCLUDED.title, body=EXCLUDED.body, url=EXCLUDED.url,
+            source=EXCLUDED.source, author=EXCLUDED.author, published_ts=EXCLUDED.published_ts,
+            published_at=EXCLUDED.published_at, updated_at=EXCLUDED.updated_at,
+            category=EXCLUDED.category, tags=EXCLUDED.tags, alt_urls=EXCLUDED.alt_urls,
+            origin=EXCLUDED.origin, n_chunks=EXCLUDED.n_chunks, ingested_at=EXCLUDED.ingested_at""",
+            article_row(article, commit.salt, alt_urls, len(chunks), commit.now),
+        )
+        if not chunks:
+            return
+        with conn.cursor() as cur:
+            cur.executemany(
+                INSERT_CHUNK,
+                [(c.id, article.id, c.index, c.start, c.end, fold(article.title), fold(c.text)) for c in chunks],
+            )
+        rows = [(c.id, commit.sentences[c.id]) for c in chunks if c.id in commit.sentences]
+        if rows:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (%s,%s,%s,%s)",
+                    [(cid, *sentence_row(v)) for cid, v in rows],
                 )
-                if not chunks:
-                    continue
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        INSERT_CHUNK,
-                        [
-                            (c.id, article.id, c.index, c.start, c.end, fold(article.title), fold(c.text))
-                            for c in chunks
-                        ],
-                    )
-                rows = [(c.id, sentences[c.id]) for c in chunks if c.id in sentences]
-                if rows:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (%s,%s,%s,%s)",
-                            [(cid, *sentence_row(v)) for cid, v in rows],
-                        )
-                conn.execute(INSERT_TERMS, (article.id,))
-                conn.execute(
-                    """UPDATE chunk_stats SET chunks = chunks + s.n, tokens = tokens + s.len
-                    FROM (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS len FROM chunks WHERE article_id=%s) s""",
-                    (article.id,),
-                )
+        conn.execute(INSERT_TERMS, (article.id,))
+        conn.execute(
+            """UPDATE chunk_stats SET chunks = chunks + s.n, tokens = tokens + s.len
+            FROM (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS len FROM chunks WHERE article_id=%s) s""",
+            (article.id,),
+        )
 
     def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
         """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
