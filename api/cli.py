@@ -480,62 +480,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    """The article filters `ask` and `articles list` share (read by both into an ArticleFilter)."""
+    p.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    p.add_argument("--since", help="published on or after (YYYY-MM-DD)")
+    p.add_argument("--until", help="published on or before (YYYY-MM-DD)")
+
+
+def _command(
+    subparsers: Any, name: str, func: Callable[[argparse.Namespace], int], **options: Any
+) -> argparse.ArgumentParser:
+    """A subcommand that runs `func` with the parsed arguments (`main` calls `args.func`)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(name, **options)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsrag", description="Cited answers over news articles.")
     parser.add_argument("--version", action="version", version=f"newsrag {_version()}")
     parser.add_argument("--data-dir", help="data folder (default: NEWSRAG_DATA_DIR or ./.newsrag)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="load, chunk, embed and store articles")
+    p = _command(sub, "ingest", cmd_ingest, help="load, chunk, embed and store articles")
     p.add_argument(
         "paths", nargs="+", help="files or folders (.jsonl .json .md .txt .html .xml .rss .atom), '-', or URLs"
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--summary-only", action="store_true", help="feeds: keep entry summaries, do not fetch pages")
-    p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("status", help="where the store is and what it holds")
+    p = _command(sub, "status", cmd_status, help="where the store is and what it holds")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p = _command(sub, "ask", cmd_ask, help="answer a question with cited sources")
     p.add_argument("question")
-    p.add_argument("--source", action="append", help="only this outlet (repeatable)")
-    p.add_argument("--since", help="published on or after (YYYY-MM-DD)")
-    p.add_argument("--until", help="published on or before (YYYY-MM-DD)")
+    _add_filters(p)
     p.add_argument("--as-of", dest="as_of", help="answer as of this date (default: now)")
     p.add_argument("--k", type=int, help="how many chunks to retrieve")
     p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
-    p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="run the HTTP API and chat page")
+    p = _command(sub, "serve", cmd_serve, help="run the HTTP API and chat page")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs NEWSRAG_CHROMA_URL)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--watch", action="store_true", help="also poll the watched sources, inside the server")
-    p.set_defaults(func=cmd_serve)
 
     sources = sub.add_parser("sources", help="feeds, sitemaps and pages polled on a schedule")
     ssub = sources.add_subparsers(dest="sources_command", required=True)
-    p = ssub.add_parser("add", help="watch a URL (due at once); adding it again changes its schedule")
+    p = _command(ssub, "add", cmd_sources_add, help="watch a URL (due at once); adding it again changes its schedule")
     p.add_argument("url")
     p.add_argument("--every", default="15m", help="how often: 15m, 2h, 1d (default 15m)")
     p.add_argument("--name", help="a label for lists and progress bars")
     p.add_argument("--summary-only", action="store_true", help="keep feed summaries, do not fetch the pages")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sources_add)
-    p = ssub.add_parser("list", help="sources with last fetch, status, last error, articles added")
+    p = _command(ssub, "list", cmd_sources_list, help="sources with last fetch, status, last error, articles added")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sources_list)
-    p = ssub.add_parser("remove", help="stop watching a URL (its articles stay)")
+    p = _command(ssub, "remove", cmd_sources_remove, help="stop watching a URL (its articles stay)")
     p.add_argument("url")
-    p.set_defaults(func=cmd_sources_remove)
 
-    p = sub.add_parser("watch", help="poll the sources that are due, until stopped")
+    p = _command(sub, "watch", cmd_watch, help="poll the sources that are due, until stopped")
     p.add_argument("--once", action="store_true", help="poll every source now and exit (for cron)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_watch)
 
     from evals.cli import add_eval_parser
 
@@ -543,21 +549,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     articles = sub.add_parser("articles", help="list, delete or prune stored articles")
     asub = articles.add_subparsers(dest="articles_command", required=True)
-    p = asub.add_parser("list")
-    p.add_argument("--source", action="append", help="outlet (repeatable)")
-    p.add_argument("--since", help="published on or after (YYYY-MM-DD)")
-    p.add_argument("--until", help="published on or before (YYYY-MM-DD)")
+    p = _command(asub, "list", cmd_articles_list)
+    _add_filters(p)
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_articles_list)
-    p = asub.add_parser("delete")
+    p = _command(asub, "delete", cmd_articles_delete)
     p.add_argument("id")
-    p.set_defaults(func=cmd_articles_delete)
-    p = asub.add_parser("prune", help="delete articles published before a date (retention)")
+    p = _command(asub, "prune", cmd_articles_prune, help="delete articles published before a date (retention)")
     p.add_argument("--before", help="YYYY-MM-DD or ISO 8601 (default: now minus NEWSRAG_RETENTION_DAYS)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_articles_prune)
     return parser
 
 

@@ -7,14 +7,14 @@ the core's `Query`; a problem becomes InvalidInput naming the field, which the o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.state import Source
 from rag.dates import DateWindow, parse_bound
 from rag.errors import InvalidInput
-from rag.models import Article, ChatTurn, Citation, Query, RefusalReason
+from rag.models import Article, ChatTurn, Citation, IngestReport, Query, RefusalReason
 from rag.settings import Settings
 
 MAX_HISTORY_TURNS = 50
@@ -190,14 +190,30 @@ class ItemResult(BaseModel):
     field: str | None = Field(None, description="The field that was wrong, when known.")
 
 
-class IngestResult(BaseModel):
+# What every ingest result copies from the pipeline's IngestReport as it is (`failed` each counts its own way).
+REPORT_COUNTS: set[str] = {"added", "updated", "unchanged", "duplicates"}
+
+
+class IngestTotals(BaseModel):
+    """The totals of one ingest, of articles sent or of URLs fetched."""
+
     added: int = Field(description="New articles stored.")
-    updated: int = Field(description="Stored articles whose content changed.")
+    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
     unchanged: int = Field(description="Articles already stored with the same content (nothing done).")
-    duplicates: int = Field(description="Syndicated copies of a stored article (recorded as aliases).")
-    failed: int = Field(description="Articles rejected; see `items`.")
+    duplicates: int = Field(
+        description="Syndicated copies of a stored text (recorded as aliases, their URLs as its other URLs)."
+    )
+    failed: int = Field(description="Articles rejected (and URLs that failed); see `items`.")
     chunks: int = Field(description="Passages embedded and written.")
     seconds: float = Field(description="Time the ingest took.")
+
+    @classmethod
+    def of(cls, report: IngestReport, failed: int, **results: Any) -> Self:
+        """The totals from the pipeline's report, with the result's own lists."""
+        return cls(**report.model_dump(include=REPORT_COUNTS | {"chunks", "seconds"}), failed=failed, **results)
+
+
+class IngestResult(IngestTotals):
     items: list[ItemResult] = Field(description="One result per article sent, in order.")
 
 
@@ -296,14 +312,7 @@ class UrlItemResult(BaseModel):
     error: str | None = Field(None, description="Why it was not stored.")
 
 
-class UrlIngestResult(BaseModel):
-    added: int = Field(description="New articles stored.")
-    updated: int = Field(description="Stored articles whose content changed (old passages replaced).")
-    unchanged: int = Field(description="Articles already stored with the same content.")
-    duplicates: int = Field(description="Copies of a stored text under another URL (kept as its other URLs).")
-    failed: int = Field(description="Items and URLs that failed.")
-    chunks: int = Field(description="Passages embedded and written.")
-    seconds: float = Field(description="Time the ingest took.")
+class UrlIngestResult(IngestTotals):
     urls: list[UrlResult] = Field(description="One result per URL given.")
     items: list[UrlItemResult] = Field(description="One result per article found (feed entry, sitemap page, page).")
 

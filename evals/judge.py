@@ -34,19 +34,10 @@ class JudgeModel(Protocol):
 
 
 def make_judge_model(settings: Settings) -> JudgeModel:
-    """ChatOpenAI against the configured OpenAI-compatible endpoint."""
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
+    """The answerer's ChatOpenAI, at temperature 0 (a verdict, not prose)."""
+    from rag.answer.llm import chat_openai
 
-    key = settings.openai_api_key or SecretStr("not-needed")
-    return ChatOpenAI(
-        model=settings.llm_model,
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        temperature=0,
-    )
+    return chat_openai(settings, temperature=0)
 
 
 def parse_verdict(text: str) -> bool | None:

@@ -21,7 +21,7 @@ import time
 import urllib.robotparser
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -58,13 +58,9 @@ CONTENT_TYPES = (
 class UnsafeURL(InvalidInput):
     """A URL newsrag will not fetch: not http(s), or its host resolves to a non-public address."""
 
-    type = "unsafe_url"
-
 
 class FetchFailed(NewsragError):
     """A URL could not be fetched (network, HTTP status, size, content type, robots.txt)."""
-
-    type = "fetch_failed"
 
 
 @dataclass(frozen=True)
@@ -78,14 +74,8 @@ class FetchPolicy:
 
     @classmethod
     def of(cls, settings: Settings) -> FetchPolicy:
-        return cls(
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.fetch_max_bytes,
-            user_agent=settings.fetch_user_agent,
-            allow_private=settings.fetch_allow_private,
-            per_host_concurrency=settings.fetch_per_host_concurrency,
-            per_host_delay=settings.fetch_per_host_delay,
-        )
+        """Each field from the setting of its name after `fetch_` (`timeout`: NEWSRAG_FETCH_TIMEOUT)."""
+        return cls(**{f.name: getattr(settings, f"fetch_{f.name}") for f in fields(cls)})
 
     @property
     def robots_agent(self) -> str:

@@ -282,18 +282,5 @@ class _CacheView:
 
 
 def _source(row: sqlite3.Row) -> Source:
-    return Source(
-        url=row["url"],
-        name=row["name"],
-        every_seconds=row["every_seconds"],
-        summary_only=bool(row["summary_only"]),
-        added_at=_dt(row["added_at"]),
-        last_fetch_at=_dt(row["last_fetch_at"]),
-        next_due_at=_dt(row["next_due_at"]),
-        status=row["status"],
-        last_error=row["last_error"],
-        failures=row["failures"],
-        articles_added=row["articles_added"],
-        last_added=row["last_added"],
-        last_updated=row["last_updated"],
-    )
+    """The `sources` table's columns are Source's fields (times as ISO text, summary_only as 0/1)."""
+    return Source.model_validate(dict(row))

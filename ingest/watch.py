@@ -132,24 +132,16 @@ def _first_error(run: UrlRun) -> str | None:
     return None
 
 
+@dataclass(eq=False)
 class Watcher:
     """Polls the registry's sources: the due ones, or all of them (`poll(everything=True)`)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: SourceRegistry,
-        cache: HttpCache,
-        sink: Sink,
-        prune: Callable[[datetime], int] | None = None,
-        hooks: ProgressHooks | None = None,
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.cache = cache
-        self.sink = sink
-        self.prune = prune
-        self.hooks = hooks
+    settings: Settings
+    registry: SourceRegistry
+    cache: HttpCache
+    sink: Sink
+    prune: Callable[[datetime], int] | None = None
+    hooks: ProgressHooks | None = None
 
     def due(self, now: datetime) -> list[Source]:
         return [s for s in self.registry.list() if s.next_due_at <= now]

@@ -195,17 +195,26 @@ class WebLoader:
         for url in urls:
             yield from self.load(url)
 
+    def _get(self, url: str) -> tuple[Fetched, Kind, bytes] | None:
+        """The URL fetched and recognised, or None when it has not changed since the last fetch (HTTP 304,
+        counted); raises FetchFailed or InvalidInput."""
+        fetched = self.fetcher.fetch(url)
+        if fetched.not_modified:
+            self._count_not_modified()
+            return None
+        kind, body = recognise(fetched, self.fetcher.policy.max_bytes)
+        return fetched, kind, body
+
     def load(self, url: str) -> Iterator[LoadedItem]:
         try:
-            fetched = self.fetcher.fetch(url)
-            if fetched.not_modified:
-                self._count_not_modified()
-                return
-            kind, body = recognise(fetched, self.fetcher.policy.max_bytes)
+            got = self._get(url)
         except (FetchFailed, InvalidInput) as exc:
             self.tally.root_error = _reason(exc.message, url)
             yield LoadedItem(url, None, error=self.tally.root_error)
             return
+        if got is None:
+            return
+        fetched, kind, body = got
         self.tally.kinds[url] = kind
         if kind == "page":
             self._found(1)
@@ -255,14 +264,13 @@ class WebLoader:
 
     def _child_sitemap(self, parent: str, url: str, depth: int) -> Iterator[LoadedItem]:
         try:
-            fetched = self.fetcher.fetch(url)
-            if fetched.not_modified:
-                self._count_not_modified()
-                return
-            kind, body = recognise(fetched, self.fetcher.policy.max_bytes)
+            got = self._get(url)
         except (FetchFailed, InvalidInput) as exc:
             yield LoadedItem(url, None, error=_reason(exc.message, url))
             return
+        if got is None:
+            return
+        _, kind, body = got
         if kind not in ("sitemap", "sitemap_index"):
             yield LoadedItem(url, None, error=f"listed in sitemap index {parent} but it is a {kind}")
             return
@@ -304,13 +312,12 @@ class WebLoader:
 
     def _fetch_page(self, task: _PageTask) -> LoadedItem | None:
         try:
-            fetched = self.fetcher.fetch(task.url)
-            if fetched.not_modified:
-                self._count_not_modified()
-                return None
-            kind, body = recognise(fetched, self.fetcher.policy.max_bytes)
+            got = self._get(task.url)
         except (FetchFailed, InvalidInput) as exc:
             return LoadedItem(task.path, self._where(task), error=_reason(exc.message, task.url))
+        if got is None:
+            return None
+        fetched, kind, body = got
         if kind != "page":
             return LoadedItem(task.path, self._where(task), error=f"the link leads to a {kind}, not an article page")
         return self._page_item(task, fetched, body)

@@ -2,7 +2,8 @@
 the extractive answerer and citation checks score), in one SQLite file.
 
 `CatalogBackend` is what the rest of the code may call; `Catalog` (this SQLite file, the embedded
-default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it.
+default) and `rag.catalog_pg.PgCatalog` (a PostgreSQL server shared by several hosts) implement it, on
+`CommittingCatalog` (the order of a commit) and the row codecs below, which both share.
 
 It sits beside Chroma and is the ledger that makes ingest idempotent: an article counts as stored only
 once its row is committed here, after its vectors are in Chroma. A killed ingest therefore leaves at
@@ -16,12 +17,13 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -29,8 +31,10 @@ from rag.dates import to_ts
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
 
-SCHEMA = """
-PRAGMA journal_mode=WAL;
+# The tables both backends hold column for column (`article_row` writes an article, `article_from_row` reads
+# it back); each backend adds its own indexes and its chunk, keyword and sentence tables. (BIGINT, which
+# PostgreSQL needs for timestamps past 2038, is an INTEGER to SQLite.)
+ARTICLE_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -41,7 +45,7 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT,
     source TEXT,
     author TEXT,
-    published_ts INTEGER,
+    published_ts BIGINT,
     published_at TEXT,
     updated_at TEXT,
     category TEXT,
@@ -52,13 +56,18 @@ CREATE TABLE IF NOT EXISTS articles (
     ingested_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
 CREATE TABLE IF NOT EXISTS aliases (
     alias_id TEXT PRIMARY KEY,
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     content_hash TEXT NOT NULL
 );
+"""
+
+SCHEMA = (
+    "PRAGMA journal_mode=WAL;"
+    + ARTICLE_TABLES
+    + """CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
@@ -80,6 +89,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, tokenize='porter unicode61 remove_diacritics 2'
 );
 """
+)
 
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 STOPWORDS = frozenset(
@@ -202,6 +212,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def article_row(article: Article, salt: str, alt_urls: Sequence[str], n_chunks: int, now: str) -> tuple[object, ...]:
     """The `articles` row both backends write, in column order (id, content_hash, body_hash, title, body, url,
     source, author, published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
@@ -227,7 +241,124 @@ def article_row(article: Article, salt: str, alt_urls: Sequence[str], n_chunks: 
     )
 
 
-class Catalog(CatalogBackend):
+class Row(Protocol):
+    """A row read by column name: SQLite's `sqlite3.Row` or psycopg's dict row."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+# The `articles` columns that hold an Article field as it is; the others are decoded (dates, JSON lists) or
+# are the catalog's own (hashes, published_ts, n_chunks, ingested_at).
+_AS_STORED = ("id", "title", "body", "url", "source", "author", "category", "origin")
+
+
+def article_from_row(row: Row) -> Article:
+    """The Article an `articles` row of either backend was written from (`article_row`)."""
+    return Article(
+        **{column: row[column] for column in _AS_STORED},
+        published_at=_from_iso(row["published_at"]),
+        updated_at=_from_iso(row["updated_at"]),
+        tags=tuple(json.loads(row["tags"])),
+        alt_urls=tuple(json.loads(row["alt_urls"])),
+    )
+
+
+def article_states(articles: Iterable[Row], aliases: Iterable[Row]) -> dict[str, ArticleState]:
+    """`states` from the rows found: an article's own hash, and a syndicated copy's (by its id) its article's."""
+    out = {r["id"]: ArticleState(r["id"], r["content_hash"]) for r in articles}
+    out.update({r["alias_id"]: ArticleState(r["article_id"], r["content_hash"]) for r in aliases})
+    return out
+
+
+def kept_alt_urls(stored: Row | None, article: Article) -> builtins.list[str]:
+    """A new version's other URLs: the stored version's (`alt_urls` of its row) with the article's own."""
+    return sorted(set(json.loads(stored["alt_urls"])) | set(article.alt_urls)) if stored is not None else []
+
+
+def edited_alt_urls(row: Row, add: str | None, remove: str | None) -> str:
+    """An article's `alt_urls` (from its row with `url`) with one URL added or removed, never its own URL."""
+    urls = set(json.loads(row["alt_urls"]))
+    if add and add != row["url"]:
+        urls.add(add)
+    urls.discard(remove or "")
+    return json.dumps(sorted(urls))
+
+
+def chunk_view(row: Row) -> ChunkView:
+    """A `chunk_views` row (the chunk's columns, its `text` cut from the body, the article's columns)."""
+    return ChunkView(
+        chunk_id=row["id"],
+        article_id=row["article_id"],
+        index=row["idx"],
+        start=row["start"],
+        end=row["end"],
+        text=row["text"],
+        title=row["title"],
+        source=row["source"],
+        url=row["url"],
+        published_at=_from_iso(row["published_at"]),
+    )
+
+
+def sentence_row(vectors: np.ndarray) -> tuple[int, int, bytes]:
+    """A chunk's sentence vectors as stored: (n, dim, float16 bytes)."""
+    return vectors.shape[0], vectors.shape[1], vectors.astype(np.float16).tobytes()
+
+
+def sentence_array(n: int, dim: int, blob: bytes) -> np.ndarray:
+    """Stored sentence vectors back as float32, one row per sentence."""
+    return np.frombuffer(blob, dtype=np.float16).reshape(n, dim).astype(np.float32)
+
+
+def from_ts(ts: int | None) -> datetime | None:
+    """A `published_ts` (Unix seconds) back as a UTC datetime."""
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+ConnT = TypeVar("ConnT")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What every article of one `commit_articles` call is written with: the version salt of its content
+    hash, the time it is ingested at, and the sentence vectors by chunk id."""
+
+    salt: str
+    now: str
+    sentences: Mapping[str, np.ndarray]
+
+
+class CommittingCatalog(CatalogBackend, Generic[ConnT]):
+    """The order both backends commit articles in, on their own connections and SQL: per article, the old
+    version's chunks go, a syndicated copy that now stands on its own stops being an alias, then the row,
+    chunks, keyword rows and sentence vectors are written (`_write_article`), all in one transaction."""
+
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[ConnT]: ...
+    @abstractmethod
+    def _delete_chunks(self, conn: ConnT, article_id: str) -> None: ...
+    @abstractmethod
+    def _drop_alias(self, conn: ConnT, alias_id: str, url: str | None) -> None: ...
+    @abstractmethod
+    def _write_article(self, conn: ConnT, article: Article, chunks: Sequence[Chunk], commit: Commit) -> None: ...
+
+    def commit_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk]]],
+        salt: str = "",
+        sentences: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
+        in one transaction, replacing old versions."""
+        commit = Commit(salt, datetime.now(UTC).isoformat(), sentences or {})
+        with self._tx() as conn:
+            for article, chunks in items:
+                self._delete_chunks(conn, article.id)
+                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
+                self._write_article(conn, article, chunks, commit)
+
+
+class Catalog(CommittingCatalog[sqlite3.Connection]):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,65 +425,53 @@ class Catalog(CatalogBackend):
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])
             marks = ",".join("?" * len(part))
-            for row in conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part):
-                out[row["id"]] = ArticleState(row["id"], row["content_hash"])
-            for row in conn.execute(
+            articles = conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part)
+            aliases = conn.execute(
                 f"SELECT alias_id, article_id, content_hash FROM aliases WHERE alias_id IN ({marks})", part
-            ):
-                out[row["alias_id"]] = ArticleState(row["article_id"], row["content_hash"])
+            )
+            out.update(article_states(articles, aliases))
         return out
 
     def find_body(self, body_hash: str) -> str | None:
         row = self._connect().execute("SELECT id FROM articles WHERE body_hash=?", (body_hash,)).fetchone()
         return row["id"] if row else None
 
-    def commit_articles(
-        self,
-        items: Sequence[tuple[Article, Sequence[Chunk]]],
-        salt: str = "",
-        sentences: Mapping[str, np.ndarray] | None = None,
+    def _write_article(
+        self, conn: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], commit: Commit
     ) -> None:
-        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
-        in one transaction, replacing old versions."""
-        sentences = sentences or {}
-        now = datetime.now(UTC).isoformat()
-        with self._tx() as conn:
-            for article, chunks in items:
-                self._delete_chunks(conn, article.id)
-                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
-                alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
-                if old is not None and old["content_hash"] == article.content_hash(salt):
-                    # The same version written again (adding its sentence vectors): its copies stay copies.
-                    # REPLACE below deletes the row first, and that cascades to the aliases.
-                    kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
-                else:
-                    kept = []
+        old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
+        alt_urls = kept_alt_urls(old, article)
+        if old is not None and old["content_hash"] == article.content_hash(commit.salt):
+            # The same version written again (adding its sentence vectors): its copies stay copies.
+            # REPLACE below deletes the row first, and that cascades to the aliases.
+            kept = conn.execute("SELECT * FROM aliases WHERE article_id=?", (article.id,)).fetchall()
+        else:
+            kept = []
+        conn.execute(
+            """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
+            author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
+            n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            article_row(article, commit.salt, alt_urls, len(chunks), commit.now),
+        )
+        conn.executemany(
+            "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
+            [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
+        )
+        for chunk in chunks:
+            cur = conn.execute(
+                "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
+                (chunk.id, article.id, chunk.index, chunk.start, chunk.end),
+            )
+            conn.execute(
+                "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
+                (cur.lastrowid, article.title, chunk.text),
+            )
+            rows = commit.sentences.get(chunk.id)
+            if rows is not None:
                 conn.execute(
-                    """INSERT OR REPLACE INTO articles(id, content_hash, body_hash, title, body, url, source,
-                    author, published_ts, published_at, updated_at, category, tags, alt_urls, origin,
-                    n_chunks, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    article_row(article, salt, alt_urls, len(chunks), now),
+                    "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
+                    (chunk.id, *sentence_row(rows)),
                 )
-                conn.executemany(
-                    "INSERT INTO aliases(alias_id, article_id, content_hash) VALUES (?,?,?)",
-                    [(r["alias_id"], r["article_id"], r["content_hash"]) for r in kept],
-                )
-                for chunk in chunks:
-                    cur = conn.execute(
-                        "INSERT INTO chunks(id, article_id, idx, start, end) VALUES (?,?,?,?,?)",
-                        (chunk.id, article.id, chunk.index, chunk.start, chunk.end),
-                    )
-                    conn.execute(
-                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
-                        (cur.lastrowid, article.title, chunk.text),
-                    )
-                    rows = sentences.get(chunk.id)
-                    if rows is not None:
-                        conn.execute(
-                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (?,?,?,?)",
-                            (chunk.id, rows.shape[0], rows.shape[1], rows.astype(np.float16).tobytes()),
-                        )
 
     def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
         """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
@@ -391,13 +510,8 @@ class Catalog(CatalogBackend):
     ) -> None:
         """Add or remove one of an article's other URLs (never its own)."""
         row = conn.execute("SELECT url, alt_urls FROM articles WHERE id=?", (article_id,)).fetchone()
-        if row is None:
-            return
-        urls = set(json.loads(row["alt_urls"]))
-        if add and add != row["url"]:
-            urls.add(add)
-        urls.discard(remove or "")
-        conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (json.dumps(sorted(urls)), article_id))
+        if row is not None:
+            conn.execute("UPDATE articles SET alt_urls=? WHERE id=?", (edited_alt_urls(row, add, remove), article_id))
 
     def _delete_chunks(self, conn: sqlite3.Connection, article_id: str) -> None:
         rows = conn.execute("SELECT rowid FROM chunks WHERE article_id=?", (article_id,)).fetchall()
@@ -413,14 +527,14 @@ class Catalog(CatalogBackend):
     # --- reading ---
     def get(self, article_id: str) -> Article | None:
         row = self._connect().execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
-        return _article(row) if row else None
+        return article_from_row(row) if row else None
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._connect().execute(f"SELECT * FROM articles WHERE id IN ({marks})", list(ids))
-        return {row["id"]: _article(row) for row in rows}
+        return {row["id"]: article_from_row(row) for row in rows}
 
     def chunks_of(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
@@ -437,17 +551,12 @@ class Catalog(CatalogBackend):
             return {}
         marks = ",".join("?" * len(chunk_ids))
         rows = self._connect().execute(
-            f"""SELECT c.id, c.article_id, c.idx, c.start, c.end, substr(a.body, c.start + 1, c.end - c.start),
-            a.title, a.source, a.url, a.published_at
+            f"""SELECT c.id, c.article_id, c.idx, c.start, c.end,
+            substr(a.body, c.start + 1, c.end - c.start) AS text, a.title, a.source, a.url, a.published_at
             FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})""",
             list(chunk_ids),
         )
-        return {
-            r[0]: ChunkView(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], datetime.fromisoformat(r[9]) if r[9] else None
-            )
-            for r in rows
-        }
+        return {r["id"]: chunk_view(r) for r in rows}
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
@@ -457,7 +566,7 @@ class Catalog(CatalogBackend):
         rows = self._connect().execute(
             f"SELECT chunk_id, n, dim, vectors FROM chunk_sentences WHERE chunk_id IN ({marks})", list(chunk_ids)
         )
-        return {r[0]: np.frombuffer(r[3], dtype=np.float16).reshape(r[1], r[2]).astype(np.float32) for r in rows}
+        return {r["chunk_id"]: sentence_array(r["n"], r["dim"], r["vectors"]) for r in rows}
 
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> list[Article]:
         where, params = flt.sql()
@@ -465,7 +574,7 @@ class Catalog(CatalogBackend):
             f"SELECT * FROM articles a WHERE {where} ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [_article(r) for r in rows]
+        return [article_from_row(r) for r in rows]
 
     def count(self, flt: ArticleFilter | None = None) -> int:
         where, params = (flt or ArticleFilter()).sql()
@@ -482,8 +591,7 @@ class Catalog(CatalogBackend):
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         row = self._connect().execute("SELECT min(published_ts), max(published_ts) FROM articles").fetchone()
-        lo, hi = (datetime.fromtimestamp(ts, UTC) if ts is not None else None for ts in (row[0], row[1]))
-        return lo, hi
+        return from_ts(row[0]), from_ts(row[1])
 
     def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> builtins.list[tuple[str, float]]:
         """BM25 over chunk text and title; returns (chunk_id, score) best first (higher is better)."""
@@ -507,20 +615,3 @@ class Catalog(CatalogBackend):
                 ORDER BY rank LIMIT ?"""
             rows = self._connect().execute(sql, [match, *params, limit]).fetchall()
         return [(r["chunk_id"], -float(r["rank"])) for r in rows]
-
-
-def _article(row: sqlite3.Row) -> Article:
-    return Article(
-        id=row["id"],
-        title=row["title"],
-        body=row["body"],
-        url=row["url"],
-        source=row["source"],
-        author=row["author"],
-        published_at=datetime.fromisoformat(row["published_at"]) if row["published_at"] else None,
-        updated_at=datetime.fromisoformat(row["updated_at"]) if row["updated_at"] else None,
-        category=row["category"],
-        tags=tuple(json.loads(row["tags"])),
-        alt_urls=tuple(json.loads(row["alt_urls"])),
-        origin=row["origin"],
-    )

@@ -22,11 +22,10 @@ has no IDF, so on an OR of a question's words the most common words would decide
 from __future__ import annotations
 
 import builtins
-import json
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,13 +36,23 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rag.catalog import (
+    ARTICLE_TABLES,
     ArticleFilter,
     ArticleState,
-    CatalogBackend,
     ChunkView,
+    Commit,
+    CommittingCatalog,
     StoredChunk,
+    article_from_row,
     article_row,
+    article_states,
+    chunk_view,
+    edited_alt_urls,
+    from_ts,
     fts_query,
+    kept_alt_urls,
+    sentence_array,
+    sentence_row,
 )
 from rag.errors import StoreUnavailable
 from rag.models import Article, Chunk
@@ -55,35 +64,9 @@ TS_CONFIG = "english"
 BM25_K1, BM25_B = 1.2, 0.75
 TITLE_WEIGHT = 0.5  # FTS5's bm25(chunks_fts, 0.5, 1.0): titles are stored with weight B, text with A
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    content_hash TEXT NOT NULL,
-    body_hash TEXT NOT NULL,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    url TEXT,
-    source TEXT,
-    author TEXT,
-    published_ts BIGINT,
-    published_at TEXT,
-    updated_at TEXT,
-    category TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',
-    alt_urls TEXT NOT NULL DEFAULT '[]',
-    origin TEXT,
-    n_chunks INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(lower(source));
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
-CREATE TABLE IF NOT EXISTS aliases (
-    alias_id TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    content_hash TEXT NOT NULL
-);
+SCHEMA = (
+    ARTICLE_TABLES
+    + """CREATE INDEX IF NOT EXISTS articles_source ON articles(lower(source));
 CREATE INDEX IF NOT EXISTS aliases_article ON aliases(article_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -121,6 +104,7 @@ CREATE TABLE IF NOT EXISTS chunk_stats (
 );
 INSERT INTO chunk_stats(one, chunks, tokens) VALUES (TRUE, 0, 0) ON CONFLICT DO NOTHING;
 """
+)
 
 INSERT_CHUNK = f"""
 INSERT INTO chunks(id, article_id, idx, char_start, char_end, tsv, doc_len)
@@ -193,7 +177,7 @@ def pg_where(flt: ArticleFilter, alias: str = "a") -> tuple[str, dict[str, Any]]
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-class PgCatalog(CatalogBackend):
+class PgCatalog(CommittingCatalog[psycopg.Connection[Any]]):
     """The catalog of one collection in its own schema of a PostgreSQL database, through a pool."""
 
     def __init__(self, url: str, schema: str) -> None:
@@ -284,74 +268,57 @@ class PgCatalog(CatalogBackend):
         """Stored content hash per id, following aliases of syndicated copies."""
         if not ids:
             return {}
-        out: dict[str, ArticleState] = {}
-        for row in self._rows("SELECT id, content_hash FROM articles WHERE id = ANY(%s)", (list(ids),)):
-            out[row["id"]] = ArticleState(row["id"], row["content_hash"])
-        for row in self._rows(
+        articles = self._rows("SELECT id, content_hash FROM articles WHERE id = ANY(%s)", (list(ids),))
+        aliases = self._rows(
             "SELECT alias_id, article_id, content_hash FROM aliases WHERE alias_id = ANY(%s)", (list(ids),)
-        ):
-            out[row["alias_id"]] = ArticleState(row["article_id"], row["content_hash"])
-        return out
+        )
+        return article_states(articles, aliases)
 
     def find_body(self, body_hash: str) -> str | None:
         rows = self._rows("SELECT id FROM articles WHERE body_hash=%s ORDER BY id LIMIT 1", (body_hash,))
         return rows[0]["id"] if rows else None
 
-    def commit_articles(
-        self,
-        items: Sequence[tuple[Article, Sequence[Chunk]]],
-        salt: str = "",
-        sentences: Mapping[str, np.ndarray] | None = None,
+    def _write_article(
+        self, conn: psycopg.Connection[Any], article: Article, chunks: Sequence[Chunk], commit: Commit
     ) -> None:
-        """Write articles, their chunks, keyword rows and sentence vectors (chunk id -> one row per sentence)
-        in one transaction, replacing old versions."""
-        sentences = sentences or {}
-        now = datetime.now(UTC).isoformat()
-        with self._tx() as conn:
-            for article, chunks in items:
-                self._delete_chunks(conn, article.id)
-                self._drop_alias(conn, article.id, article.url)  # a former copy now stands on its own
-                old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=%s", (article.id,)).fetchone()
-                alt_urls = sorted(set(json.loads(old["alt_urls"])) | set(article.alt_urls)) if old else []
-                if old is not None and old["content_hash"] != article.content_hash(salt):
-                    # A new version: its copies were copies of the old text (SQLite's REPLACE drops them too).
-                    # The same version written again (by another host, or to add sentence vectors) keeps them.
-                    conn.execute("DELETE FROM aliases WHERE article_id=%s", (article.id,))
-                conn.execute(
-                    """INSERT INTO articles(id, content_hash, body_hash, title, body, url, source, author,
-                    published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
-                    ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-                    ON CONFLICT (id) DO UPDATE SET content_hash=EXCLUDED.content_hash,
-                    body_hash=EXCLUDED.body_hash, title=EXCLUDED.title, body=EXCLUDED.body, url=EXCLUDED.url,
-                    source=EXCLUDED.source, author=EXCLUDED.author, published_ts=EXCLUDED.published_ts,
-                    published_at=EXCLUDED.published_at, updated_at=EXCLUDED.updated_at,
-                    category=EXCLUDED.category, tags=EXCLUDED.tags, alt_urls=EXCLUDED.alt_urls,
-                    origin=EXCLUDED.origin, n_chunks=EXCLUDED.n_chunks, ingested_at=EXCLUDED.ingested_at""",
-                    article_row(article, salt, alt_urls, len(chunks), now),
+        old = conn.execute("SELECT alt_urls, content_hash FROM articles WHERE id=%s", (article.id,)).fetchone()
+        alt_urls = kept_alt_urls(old, article)
+        if old is not None and old["content_hash"] != article.content_hash(commit.salt):
+            # A new version: its copies were copies of the old text (SQLite's REPLACE drops them too).
+            # The same version written again (by another host, or to add sentence vectors) keeps them.
+            conn.execute("DELETE FROM aliases WHERE article_id=%s", (article.id,))
+        conn.execute(
+            """INSERT INTO articles(id, content_hash, body_hash, title, body, url, source, author,
+            published_ts, published_at, updated_at, category, tags, alt_urls, origin, n_chunks,
+            ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
+            ON CONFLICT (id) DO UPDATE SET content_hash=EXCLUDED.content_hash,
+            body_hash=EXCLUDED.body_hash, title=EXCLUDED.title, body=EXCLUDED.body, url=EXCLUDED.url,
+            source=EXCLUDED.source, author=EXCLUDED.author, published_ts=EXCLUDED.published_ts,
+            published_at=EXCLUDED.published_at, updated_at=EXCLUDED.updated_at,
+            category=EXCLUDED.category, tags=EXCLUDED.tags, alt_urls=EXCLUDED.alt_urls,
+            origin=EXCLUDED.origin, n_chunks=EXCLUDED.n_chunks, ingested_at=EXCLUDED.ingested_at""",
+            article_row(article, commit.salt, alt_urls, len(chunks), commit.now),
+        )
+        if not chunks:
+            return
+        with conn.cursor() as cur:
+            cur.executemany(
+                INSERT_CHUNK,
+                [(c.id, article.id, c.index, c.start, c.end, fold(article.title), fold(c.text)) for c in chunks],
+            )
+        rows = [(c.id, commit.sentences[c.id]) for c in chunks if c.id in commit.sentences]
+        if rows:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (%s,%s,%s,%s)",
+                    [(cid, *sentence_row(v)) for cid, v in rows],
                 )
-                if not chunks:
-                    continue
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        INSERT_CHUNK,
-                        [
-                            (c.id, article.id, c.index, c.start, c.end, fold(article.title), fold(c.text))
-                            for c in chunks
-                        ],
-                    )
-                rows = [(c.id, sentences[c.id]) for c in chunks if c.id in sentences]
-                if rows:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO chunk_sentences(chunk_id, n, dim, vectors) VALUES (%s,%s,%s,%s)",
-                            [(cid, v.shape[0], v.shape[1], v.astype(np.float16).tobytes()) for cid, v in rows],
-                        )
-                conn.execute(INSERT_TERMS, (article.id,))
-                conn.execute(
-                    """UPDATE chunk_stats SET chunks = chunks + s.n, tokens = tokens + s.len
-                    FROM (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS len FROM chunks WHERE article_id=%s) s""",
-                    (article.id,),
-                )
+        conn.execute(INSERT_TERMS, (article.id,))
+        conn.execute(
+            """UPDATE chunk_stats SET chunks = chunks + s.n, tokens = tokens + s.len
+            FROM (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS len FROM chunks WHERE article_id=%s) s""",
+            (article.id,),
+        )
 
     def lacking_sentences(self, article_ids: Sequence[str]) -> set[str]:
         """Stored articles with a chunk that has no sentence vectors (stores written before they existed)."""
@@ -386,13 +353,8 @@ class PgCatalog(CatalogBackend):
     ) -> None:
         """Add or remove one of an article's other URLs (never its own)."""
         row = conn.execute("SELECT url, alt_urls FROM articles WHERE id=%s", (article_id,)).fetchone()
-        if row is None:
-            return
-        urls = set(json.loads(row["alt_urls"]))
-        if add and add != row["url"]:
-            urls.add(add)
-        urls.discard(remove or "")
-        conn.execute("UPDATE articles SET alt_urls=%s WHERE id=%s", (json.dumps(sorted(urls)), article_id))
+        if row is not None:
+            conn.execute("UPDATE articles SET alt_urls=%s WHERE id=%s", (edited_alt_urls(row, add, remove), article_id))
 
     def _delete_chunks(self, conn: psycopg.Connection[Any], article_id: str) -> None:
         conn.execute(
@@ -411,13 +373,13 @@ class PgCatalog(CatalogBackend):
     # --- reading ---
     def get(self, article_id: str) -> Article | None:
         rows = self._rows("SELECT * FROM articles WHERE id=%s", (article_id,))
-        return _article(rows[0]) if rows else None
+        return article_from_row(rows[0]) if rows else None
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
         if not ids:
             return {}
         rows = self._rows("SELECT * FROM articles WHERE id = ANY(%s)", (list(ids),))
-        return {row["id"]: _article(row) for row in rows}
+        return {row["id"]: article_from_row(row) for row in rows}
 
     def chunks_of(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
@@ -432,26 +394,12 @@ class PgCatalog(CatalogBackend):
         if not chunk_ids:
             return {}
         found = self._rows(
-            """SELECT c.id, c.article_id, c.idx, c.char_start, c.char_end,
+            """SELECT c.id, c.article_id, c.idx, c.char_start AS start, c.char_end AS "end",
             substr(a.body, c.char_start + 1, c.char_end - c.char_start) AS text, a.title, a.source, a.url,
             a.published_at FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id = ANY(%s)""",
             (list(chunk_ids),),
         )
-        return {
-            r["id"]: ChunkView(
-                r["id"],
-                r["article_id"],
-                r["idx"],
-                r["char_start"],
-                r["char_end"],
-                r["text"],
-                r["title"],
-                r["source"],
-                r["url"],
-                datetime.fromisoformat(r["published_at"]) if r["published_at"] else None,
-            )
-            for r in found
-        }
+        return {r["id"]: chunk_view(r) for r in found}
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
@@ -460,10 +408,7 @@ class PgCatalog(CatalogBackend):
         found = self._rows(
             "SELECT chunk_id, n, dim, vectors FROM chunk_sentences WHERE chunk_id = ANY(%s)", (list(chunk_ids),)
         )
-        return {
-            r["chunk_id"]: np.frombuffer(r["vectors"], dtype=np.float16).reshape(r["n"], r["dim"]).astype(np.float32)
-            for r in found
-        }
+        return {r["chunk_id"]: sentence_array(r["n"], r["dim"], r["vectors"]) for r in found}
 
     def list(self, flt: ArticleFilter, limit: int = 100, offset: int = 0) -> builtins.list[Article]:
         where, params = pg_where(flt)
@@ -472,7 +417,7 @@ class PgCatalog(CatalogBackend):
             ORDER BY published_ts DESC NULLS LAST, id LIMIT %(limit)s OFFSET %(offset)s""",
             {**params, "limit": limit, "offset": offset},
         )
-        return [_article(r) for r in rows]
+        return [article_from_row(r) for r in rows]
 
     def count(self, flt: ArticleFilter | None = None) -> int:
         where, params = pg_where(flt or ArticleFilter())
@@ -490,8 +435,7 @@ class PgCatalog(CatalogBackend):
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         row = self._rows("SELECT min(published_ts) AS lo, max(published_ts) AS hi FROM articles")[0]
-        lo, hi = (datetime.fromtimestamp(ts, UTC) if ts is not None else None for ts in (row["lo"], row["hi"]))
-        return lo, hi
+        return from_ts(row["lo"]), from_ts(row["hi"])
 
     def keyword_search(self, query: str, flt: ArticleFilter, limit: int) -> builtins.list[tuple[str, float]]:
         """BM25 over chunk text and title; returns (chunk_id, score) best first (higher is better)."""
@@ -503,20 +447,3 @@ class PgCatalog(CatalogBackend):
         join = FILTER_JOIN.format(where=where) if params else ""  # no filter: no join
         rows = self._rows(KEYWORD_SEARCH.format(join=join), {**params, "words": words, "limit": limit})
         return [(r["chunk_id"], float(r["score"])) for r in rows]
-
-
-def _article(row: dict[str, Any]) -> Article:
-    return Article(
-        id=row["id"],
-        title=row["title"],
-        body=row["body"],
-        url=row["url"],
-        source=row["source"],
-        author=row["author"],
-        published_at=datetime.fromisoformat(row["published_at"]) if row["published_at"] else None,
-        updated_at=datetime.fromisoformat(row["updated_at"]) if row["updated_at"] else None,
-        category=row["category"],
-        tags=tuple(json.loads(row["tags"])),
-        alt_urls=tuple(json.loads(row["alt_urls"])),
-        origin=row["origin"],
-    )

@@ -9,16 +9,30 @@ Nothing else needs to know how an error is shown.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _snake(name: str) -> str:
+    """'PayloadTooLarge' -> 'payload_too_large', 'LLMTimeout' -> 'llm_timeout'."""
+    return _WORD_START.sub("_", name).lower()
+
+
 class NewsragError(Exception):
-    """Base of every error newsrag raises on purpose."""
+    """Base of every error newsrag raises on purpose. Its `type`, what clients see in error bodies and
+    metrics, is the class name in snake_case: a new error is a subclass and a docstring, nothing more."""
 
     type: str = "newsrag_error"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type = _snake(cls.__name__)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -28,13 +42,9 @@ class NewsragError(Exception):
 class ConfigError(NewsragError):
     """Settings that cannot work (unknown embedder, bad URL, missing model)."""
 
-    type = "config_error"
-
 
 class InvalidInput(NewsragError):
     """A request or article that is malformed; `field` names what is wrong when known."""
-
-    type = "invalid_input"
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -44,57 +54,45 @@ class InvalidInput(NewsragError):
 class ArticleInvalid(InvalidInput):
     """One article failed validation; the rest of its batch goes on."""
 
-    type = "article_invalid"
-
 
 class NotFound(NewsragError):
-    type = "not_found"
+    """No article, job, watched source or model by that name."""
 
 
 class PayloadTooLarge(NewsragError):
-    type = "payload_too_large"
+    """More articles in one request than the configured limit."""
 
 
 class StoreUnavailable(NewsragError):
     """Chroma (embedded or server) cannot be reached or answered with an error."""
 
-    type = "store_unavailable"
-
 
 class EmbedderMismatch(ConfigError):
     """The collection was built with another embedder; mixing vectors would give nonsense."""
-
-    type = "embedder_mismatch"
 
 
 class EmbeddingError(NewsragError):
     """The embedding model or endpoint failed."""
 
-    type = "embedding_error"
-
 
 class LLMError(NewsragError):
     """The configured LLM endpoint failed or answered garbage."""
-
-    type = "llm_error"
 
 
 class LLMUnavailable(LLMError):
     """The LLM endpoint could not be reached or returned a server error."""
 
-    type = "llm_unavailable"
-
 
 class LLMTimeout(LLMError):
-    type = "llm_timeout"
+    """The LLM endpoint did not answer in time (NEWSRAG_LLM_TIMEOUT)."""
 
 
 class Unauthorized(NewsragError):
-    type = "unauthorized"
+    """No API key, or one the server does not know."""
 
 
 class Forbidden(NewsragError):
-    type = "forbidden"
+    """A known key that may not do this (a reader key writing; watching sources without an admin key)."""
 
 
 def run_command(command: Callable[[], int]) -> int:

@@ -15,6 +15,12 @@ from collections.abc import Sequence
 from rag.models import ChatTurn
 from rag.question import event_dates, proper_names, read_question
 
+
+def _words(*words: str) -> re.Pattern[str]:
+    """Any of these words (or phrases) as whole words, in any case."""
+    return re.compile(rf"\b(?:{'|'.join(words)})\b", re.I)
+
+
 _LEAD = re.compile(r"^\s*(?:and|so|but|then|also|ok(?:ay)?|well)\b[\s,]*", re.I)
 _ELLIPSIS = re.compile(r"^\s*(?:(?:and\s+)?(?:what|how)\s+about\s+|and\s+)(?P<rest>.+?)\s*\??\s*$", re.I)
 _VERB = re.compile(
@@ -22,18 +28,18 @@ _VERB = re.compile(
     r"got|get|\w+ed)\b",
     re.I,
 )
-# "it" as a subject ("How much has it invested"), not as an object ("When did they sign it?")
+# "the company" standing for the organisation, not its possessive ("the company's": _ITS)
 _THE_COMPANY = re.compile(r"\bthe (?:company|firm|group|startup|chipmaker|carmaker|bank)\b(?!['’]s)", re.I)
 # "it" as a subject ("How much has it invested"), not as an object ("When did they sign it?")
 _IT = re.compile(
     r"(^|\b(?:has|have|had|did|does|do|is|was|will|would|can|could|should|that|when|where|why)\s)it\b(?!['’]s)",
     re.I,
 )
-_ITS = re.compile(r"\b(?:its|the (?:company|firm|group|startup)['’]s)\b", re.I)
-_PERSON = re.compile(r"\b(?:he|she|him)\b", re.I)
-_PERSONS = re.compile(r"\b(?:his|her)\b", re.I)
-_THEY = re.compile(r"\b(?:they|them)\b", re.I)
-_THEIR = re.compile(r"\btheir\b", re.I)
+_ITS = _words("its", "the (?:company|firm|group|startup)['’]s")
+_PERSON = _words("he", "she", "him")
+_PERSONS = _words("his", "her")
+_THEY = _words("they", "them")
+_THEIR = _words("their")
 _OTHER = re.compile(
     r"\b(which|what)\s+other\s+((?:[\w-]+\s+){0,2}?)(compan(?:y|ies)|firms?|persons?|people|countr(?:y|ies)|teams?|"
     r"organi[sz]ations?|startups?|banks?|groups?|makers?|players?|outlets?|investors?|partners?|rivals?|cit(?:y|ies))\b",

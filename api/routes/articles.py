@@ -103,16 +103,7 @@ def run_ingest(svc: Services, qa: NewsQA, records: list[dict[str, Any]]) -> Inge
             )
     failed = sum(not r.ok for r in results)
     svc.metrics.count_ingest(report.added, report.updated, report.unchanged, report.duplicates, failed)
-    return IngestResult(
-        added=report.added,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        duplicates=report.duplicates,
-        failed=failed,
-        chunks=report.chunks,
-        seconds=report.seconds,
-        items=results,
-    )
+    return IngestResult.of(report, failed, items=results)
 
 
 @router.post(

@@ -39,17 +39,8 @@ class Job:
         self.error: str | None = None
 
     def view(self) -> JobOut:
-        return JobOut(
-            id=self.id,
-            status=self.status,
-            created_at=self.created_at,
-            finished_at=self.finished_at,
-            urls=self.urls,
-            done_urls=self.done_urls,
-            articles=self.articles,
-            result=self.result,
-            error=self.error,
-        )
+        """The job as clients see it: JobOut's fields are this job's attributes."""
+        return JobOut.model_validate(self, from_attributes=True)
 
 
 class JobProgress:

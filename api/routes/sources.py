@@ -21,7 +21,16 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Services, require_writer, services
 from api.routes.jobs import JobProgress, jobs_of
-from api.schemas import ERRORS, Deleted, SourceIn, UrlIngestResult, UrlItemResult, UrlResult, UrlsIn
+from api.schemas import (
+    ERRORS,
+    REPORT_COUNTS,
+    Deleted,
+    SourceIn,
+    UrlIngestResult,
+    UrlItemResult,
+    UrlResult,
+    UrlsIn,
+)
 from ingest.fetch import Fetcher, FetchPolicy, check_url
 from ingest.loaders.base import LoadedItem
 from ingest.pipeline import ingest
@@ -68,16 +77,12 @@ def locked_sink(svc: Services, qa: NewsQA, seen: list[LoadedItem] | None = None)
 
 
 def _url_result(run: UrlRun) -> UrlResult:
-    r = run.report
     return UrlResult(
         url=run.url,
         status=run.status,
         error=run.error,
-        added=r.added,
-        updated=r.updated,
-        unchanged=r.unchanged,
-        duplicates=r.duplicates,
-        failed=len(r.failed),
+        **run.report.model_dump(include=REPORT_COUNTS),
+        failed=len(run.report.failed),
         not_modified=run.not_modified,
         skipped_old=run.skipped_old,
         requests=run.requests,
@@ -116,16 +121,8 @@ def run_urls(
                 on_url()
     report = merge_reports(run.report for run in runs)
     svc.metrics.count_ingest(report.added, report.updated, report.unchanged, report.duplicates, len(report.failed))
-    return UrlIngestResult(
-        added=report.added,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        duplicates=report.duplicates,
-        failed=len(report.failed),
-        chunks=report.chunks,
-        seconds=report.seconds,
-        urls=[_url_result(run) for run in runs],
-        items=_item_results(items, report),
+    return UrlIngestResult.of(
+        report, len(report.failed), urls=[_url_result(run) for run in runs], items=_item_results(items, report)
     )
 
 

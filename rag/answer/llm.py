@@ -91,6 +91,23 @@ def _client_errors() -> tuple[type[BaseException], ...]:
     return (openai.OpenAIError, httpx.HTTPError, *_CLIENT_ERRORS)
 
 
+def chat_openai(settings: Settings, temperature: float, max_tokens: int | None = None, streaming: bool = False) -> Any:
+    """ChatOpenAI against the configured OpenAI-compatible endpoint: the answerer's model, and the eval judge's."""
+    from langchain_openai import ChatOpenAI
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    return ChatOpenAI(
+        model=settings.llm_model,
+        base_url=settings.openai_base_url,
+        api_key=key,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        streaming=streaming,
+    )
+
+
 class LLMAnswerer:
     mode = "openai"
 
@@ -98,19 +115,7 @@ class LLMAnswerer:
         if chat_model is None:
             if not settings.llm_model:
                 raise ConfigError("answerer 'openai' needs NEWSRAG_LLM_MODEL")
-            from langchain_openai import ChatOpenAI
-
-            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-            chat_model = ChatOpenAI(
-                model=settings.llm_model,
-                base_url=settings.openai_base_url,
-                api_key=key,
-                timeout=settings.llm_timeout,
-                max_retries=settings.llm_max_retries,
-                temperature=settings.llm_temperature,
-                max_tokens=settings.llm_max_tokens,
-                streaming=True,
-            )
+            chat_model = chat_openai(settings, settings.llm_temperature, settings.llm_max_tokens, streaming=True)
         self.model = chat_model
         answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
         condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
