@@ -103,12 +103,12 @@ class NewsQA:
             return
 
         mark = time.perf_counter()
-        draft: Draft | None = None
+        draft: Draft | None = _unknown_outlets(retrieval.plan.unknown_outlets, hits)
         context = AnswerContext(
             standalone, hits, as_of, recency=retrieval.plan.cues.recency, query_vector=retrieval.query_vector
         )
         markers = StreamMarkers(len(hits))  # tokens carry the numbers the final citations will have
-        for piece in self.answerer.run(context):
+        for piece in self.answerer.run(context) if draft is None else ():
             if isinstance(piece, Draft):
                 draft = piece
             elif text := markers.feed(piece):
@@ -199,6 +199,20 @@ class _Base:
     ) -> Answer:
         extra = {} if sources is None else {"sources": sources}
         return self.answer(answer=text, refused=True, refusal_reason=reason, removed_markers=removed_markers, **extra)
+
+
+def _unknown_outlets(named: tuple[str, ...], hits: list[Hit]) -> Draft | None:
+    """The question asks what an outlet reported, and no stored article is from it (nor do the retrieved ones
+    mention it): whatever the other sources say, they cannot tell what that outlet reported."""
+    missing = [n for n in named if not any(n.lower() in f"{h.title} {h.text}".lower() for h in hits)]
+    if not missing:
+        return None
+    names = " or ".join(missing)
+    return Draft(
+        f"None of the articles I have is from {names}, which the question asks about.",
+        refused=True,
+        refusal_reason="not_in_sources",
+    )
 
 
 def _short_answer(draft: Draft, verified: Verified, hits: list[Hit]) -> ShortAnswer | None:

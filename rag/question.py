@@ -510,3 +510,42 @@ def relative_year(sentence: str, published_at: datetime | None) -> int | None:
     if re.search(r"\blast year\b", sentence, re.I):
         return (published_at - timedelta(days=365)).year
     return None
+
+
+# ---------- outlets the question attributes reporting to ----------
+_OUTLET_NAME = r"(?:[A-Z][\w&.'’-]*|of|and|&|\|)(?:\s+(?:[A-Z][\w&.'’-]*|of|and|&|\||-))*"
+_MEDIA = (
+    r"(?:articles?|reports?|pieces?|stor(?:y|ies)|reviews?|columns?|op-eds?|editorials?|coverage|podcasts?|"
+    r"newsletters?|investigations?|interviews?|analys[ie]s|features?|broadcasts?|segments?)"
+)
+_OUTLET_PATTERNS = (
+    re.compile(rf"['\"‘“]([^'\"’”]{{2,60}})['\"’”]\s+{_MEDIA}\b"),  # the 'Fortune' article
+    re.compile(  # a New York Times report
+        rf"\b(?:[Aa]n?|[Tt]he|[Aa]nother)\s+(?:(?:recent|separate|latest|subsequent|earlier|later)\s+)?"
+        rf"({_OUTLET_NAME})\s+{_MEDIA}\b"
+    ),
+    re.compile(r"\b(?:according to|reported by|published by|covered by)\s+['\"‘“]([^'\"’”]{2,60})['\"’”]"),
+    re.compile(  # an article from The Wall Street Journal, another in The Guardian
+        rf"\b(?:{_MEDIA}|another|one)\s+(?:from|by|in)\s+(The\s+[A-Z][\w&.'’-]*(?:\s+[A-Z][\w&.'’-]*)*)"
+    ),
+)
+
+
+def named_outlets(question: str) -> tuple[str, ...]:
+    """Outlets the question says reported something ("a New York Times article", "according to 'The Age'").
+    Only these forms: a bare "according to X" may name a person, not an outlet."""
+    found = [m.group(1).strip(" '’") for p in _OUTLET_PATTERNS for m in p.finditer(question)]
+    return tuple(dict.fromkeys(n for n in found if n))
+
+
+def outlet_key(name: str) -> str:
+    """An outlet's name for comparison: case, a leading "The" and punctuation aside."""
+    return re.sub(r"[^a-z0-9]+", " ", re.sub(r"^the\s+", "", name.lower())).strip()
+
+
+def same_outlet(named: str, known: str) -> bool:
+    """ "BBC" is "BBC News - Entertainment & Arts"; "The Independent" is "The Independent - Sports"."""
+    a, b = outlet_key(named), outlet_key(known)
+    return bool(a and b) and (
+        re.search(rf"\b{re.escape(a)}\b", b) is not None or re.search(rf"\b{re.escape(b)}\b", a) is not None
+    )

@@ -21,6 +21,7 @@ from rag.catalog import ArticleFilter
 from rag.dates import DateCues, DayMention, date_cues, mentioned_days, to_ts
 from rag.embeddings import Embedder
 from rag.models import Hit, Query
+from rag.question import named_outlets, same_outlet
 from rag.settings import Settings
 from rag.store import Store
 
@@ -49,6 +50,8 @@ class QueryPlan:
     flt: ArticleFilter
     cues: DateCues
     outlets: tuple[str, ...] = ()
+    # Outlets the question says reported something and that no stored article is from ("a Reuters report").
+    unknown_outlets: tuple[str, ...] = ()
     days_by_outlet: dict[str, tuple[DayMention, ...]] = field(default_factory=dict)
     as_of: datetime | None = None
 
@@ -132,11 +135,14 @@ class Retriever:
             before = [(pos, name) for pos, name in outlets if pos < day.position]
             if before and day.position - before[-1][0] < 120:
                 days_by_outlet[before[-1][1]].append(day)
+        known = self._known_outlets()
+        unknown = tuple(n for n in named_outlets(question) if not any(same_outlet(n, k) for k in known))
         return QueryPlan(
             text=question,
             flt=flt,
             cues=cues,
             outlets=tuple(name for _, name in outlets),
+            unknown_outlets=unknown,
             days_by_outlet={k: tuple(v) for k, v in days_by_outlet.items()},
             as_of=query.as_of,
         )

@@ -31,6 +31,10 @@ from rag.sentences import SentenceRef, SentenceVectors
 CONFIDENT_SENTENCE = 0.45
 SUPPORTED_SENTENCE = 0.33
 ON_TOPIC_PASSAGE = 0.42
+# A yes/no question gets the evidence of each source, not a verdict, so the bar for showing a source is lower
+# than for stating an answer (checked on MultiHop-RAG's comparison, temporal and null questions together).
+EVIDENCE_SENTENCE = 0.3
+EVIDENCE_PASSAGE = 0.33
 MAX_SENTENCES = 3
 NAMED = frozenset({"person", "organisation", "place"})  # answers that are names
 MAX_SIDES = 4  # yes/no: one sentence from each of this many reports
@@ -176,10 +180,11 @@ class ExtractiveAnswerer:
         if not ranked:
             return Draft("", refused=True, refusal_reason="no_relevant_sources")
         top = max(ranked, key=lambda s: s.similarity)
-        if not self.answerable(top.similarity, hits[top.ref.hit_index].similarity):
-            return Draft("", refused=True, refusal_reason="no_relevant_sources")
-        if plan.answer_type == "yes_no":
+        passage = hits[top.ref.hit_index].similarity
+        if plan.answer_type == "yes_no" and _shows_evidence(top.similarity, passage):
             return self._sides(context, ranked)
+        if plan.answer_type == "yes_no" or not self.answerable(top.similarity, passage):
+            return Draft("", refused=True, refusal_reason="no_relevant_sources")
         bearing = [s for s in ranked if _bears(s, plan)]
         if not bearing:
             return Draft(_not_in_sources(plan), refused=True, refusal_reason="not_in_sources")
@@ -235,7 +240,7 @@ class ExtractiveAnswerer:
     def _sides(self, context: AnswerContext, ranked: list[Scored]) -> Draft:
         """A yes/no question: the best sentence of each report on it, for the reader to weigh."""
         per_article: dict[str, Scored] = {}
-        floor = max(SUPPORTED_SENTENCE, ranked[0].similarity - 0.2)
+        floor = max(EVIDENCE_SENTENCE, max(s.similarity for s in ranked) - 0.2)
         for s in ranked:
             article = context.hits[s.ref.hit_index].article_id
             if s.similarity >= floor and article not in per_article:
@@ -279,6 +284,14 @@ def _figure(s: Scored) -> Figure | None:
         if found:
             return found[0]
     return main_figure(s.ref.text)
+
+
+def _shows_evidence(sentence_similarity: float, passage_similarity: float | None) -> bool:
+    return (
+        sentence_similarity >= EVIDENCE_SENTENCE
+        and passage_similarity is not None
+        and passage_similarity >= EVIDENCE_PASSAGE
+    )
 
 
 def _most_supported_first(bearing: list[Scored], hits: Sequence[Hit]) -> list[Scored]:
