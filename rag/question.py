@@ -549,3 +549,25 @@ def same_outlet(named: str, known: str) -> bool:
     return bool(a and b) and (
         re.search(rf"\b{re.escape(a)}\b", b) is not None or re.search(rf"\b{re.escape(b)}\b", a) is not None
     )
+
+
+# ---------- numbered names: "Splatoon 2", "Season 11", "Apollo 11" ----------
+_NUMBERED = re.compile(
+    r"\b([A-Z][\w'’-]*|[Ss]eason|[Ee]pisode|[Pp]art|[Vv]olume|[Cc]hapter|[Gg]ame)\s+(\d{1,3})\b(?![.,]\d)"
+)
+
+
+def numbered_clash(question: str, sentence: str) -> bool:
+    """The sentence names something the question names, with another number: "Splatoon 1" for a question
+    about "Splatoon 2", "Spider-Man 2" for "Marvel's Spider-Man", "Season 10" for "Season 11"."""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    numbers = {m.group(1).lower(): m.group(2) for m in _NUMBERED.finditer(question)}
+    clash = False
+    for m in _NUMBERED.finditer(sentence):
+        head, number = m.group(1).lower(), m.group(2)
+        if head not in asked or head in _MONTH_NUMBER:  # "May 15" is a date
+            continue
+        if numbers.get(head) == number:
+            return False  # it also names the asked one
+        clash = True
+    return clash

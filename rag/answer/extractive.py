@@ -22,7 +22,16 @@ from rag.conflicts import Figure, Reported, asks_for_figure, describe, disagreem
 from rag.embeddings import Embedder
 from rag.followup import condense
 from rag.models import ChatTurn, Hit, ShortAnswer
-from rag.question import QuestionPlan, Span, proper_names, read_question, relative_year, spans, stems
+from rag.question import (
+    QuestionPlan,
+    Span,
+    numbered_clash,
+    proper_names,
+    read_question,
+    relative_year,
+    spans,
+    stems,
+)
 from rag.sentences import SentenceRef, SentenceVectors
 
 # Calibrated for MiniLM with this blend on hand-checked questions over samples/ and on the eval
@@ -386,6 +395,8 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False
     if s.inside == 0:
         return False  # a sentence that says none of what is asked about ("Jul 12, 2023...") answers nothing
+    if s.ref.text.rstrip().endswith("?") or numbered_clash(plan.question, s.ref.text):
+        return False  # a question answers nothing; "Splatoon 1" is not the "Splatoon 2" asked about
     if len(plan.key_terms) >= LONG_QUESTION:  # its names are spread over the reports it combines
         return s.coverage >= LONG_COVERAGE or s.across >= LONG_COVERAGE
     return (s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE) or s.across >= MIN_COVERAGE
