@@ -191,7 +191,8 @@ class EventDate:
         return self.start > (as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC))
 
     def in_text(self, text: str) -> bool:
-        if not re.search(rf"(?<![\d-]){self.year}(?![\d-])", text):
+        """The text dates something to this year; "since 2018" or "before 2018" dates something else."""
+        if not re.search(rf"(?<!since )(?<!after )(?<!before )(?<!until )(?<![\d-]){self.year}(?![\d-])", text):
             return False
         if self.month is None:
             return True
@@ -231,7 +232,8 @@ def event_dates(question: str) -> tuple[EventDate, ...]:
 
 
 # ---------- the plan ----------
-_PROPER = re.compile(r"\b[A-Z][A-Za-z0-9&'’.-]*(?:\s+(?:of|de|du|van|von|der|la|le|and|&)?\s*[A-Z][A-Za-z0-9&'’.-]*)*")
+# Names in any alphabet's letters after a capital ("Pogačar", "Côté", "Azaïzia").
+_PROPER = re.compile(r"\b[A-Z][\w&'’.-]*(?:\s+(?:of|de|du|van|von|der|la|le|and|&)?\s*[A-Z][\w&'’.-]*)*")
 _OTHER_THAN = re.compile(r"\bother than\s+([A-Z][\w&'’.-]*(?:\s+[A-Z][\w&'’.-]*)*)")
 
 
@@ -488,6 +490,8 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
             s for s in out if re.search(r"\b(?:in|at|near|from|on|outside|inside)\s+(?:the\s+)?$", sentence[: s.start])
         ]
     elif plan.answer_type == "person":
+        # "victory in Paris" names a place, not a person
+        out = [s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at)\s+$", sentence[: s.start])]
         people = [s for s in out if len(s.text.split()) >= 2 and not _ORG_HINT.search(s.text)]
         out = people + [s for s in out if s not in people]
     return out

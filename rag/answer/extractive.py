@@ -146,6 +146,7 @@ class ExtractiveAnswerer:
         focused = _without_terms(plan, outlets)
         # Key terms may sit elsewhere in the article ("Wilmore" two paragraphs before "286 days").
         article_text: dict[str, str] = {}
+        lowercase = {w for h in hits for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", h.text)}
         for h in hits:
             article_text[h.article_id] = article_text.get(h.article_id, "") + " " + h.text
         out: list[Scored] = []
@@ -154,6 +155,8 @@ class ExtractiveAnswerer:
             hit = hits[ref.hit_index]
             similarity = 0.75 * float(cos[row]) + 0.25 * lexical_overlap(context.question, ref.text)
             candidates = spans(ref.text, focused)
+            if plan.answer_type == "person":  # "Total Electoral Votes Needed": capitalised words, not a name
+                candidates = [c for c in candidates if not _common_words(c.text, lowercase)]
             span = _near_date(candidates, ref.text, plan) if candidates else None
             around = article_text[hit.article_id]
             if _REFERS_BACK.search(ref.text):  # "The two astronauts spent 286 days": the headline names them
@@ -293,6 +296,12 @@ def _figure(s: Scored) -> Figure | None:
         if found:
             return found[0]
     return main_figure(s.ref.text)
+
+
+def _common_words(name: str, lowercase: set[str]) -> bool:
+    """Several words that the sources also write in lower case: a heading ("Player of Year Watch"), not a name."""
+    words = [w.lower() for w in name.split() if w.lower() not in ("of", "the", "and", "de")]
+    return len(words) >= 2 and all(w in lowercase for w in words)
 
 
 def _shows_evidence(sentence_similarity: float, passage_similarity: float | None) -> bool:
