@@ -448,10 +448,19 @@ def spans(sentence: str, plan: QuestionPlan) -> list[Span]:
     elif kind == "number":
         found = _number_spans(sentence, plan)
     elif kind == "date":
-        found = [Span(m.start(), m.end(), m.group(0)) for m in _DATE.finditer(sentence)]
+        found = sorted((Span(m.start(), m.end(), m.group(0)) for m in _DATE.finditer(sentence)), key=_specificity)
     else:
         found = _entity_spans(sentence, plan)
     return found
+
+
+def _specificity(span: Span) -> int:
+    """Most specific date first: "Nov. 12, 2020" before "Nov. 12" before "November 2020" before "Thursday"."""
+    text = span.text
+    has_day = bool(re.search(r"\d{1,2}(?:st|nd|rd|th)?\b", re.sub(r"\b\d{4}\b", "", text)))
+    has_year = bool(re.search(r"\b\d{4}\b", text))
+    has_month = bool(re.search(_MONTH_RE, text)) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+    return -(2 * has_day * has_month + has_month + has_year)
 
 
 def _number_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
