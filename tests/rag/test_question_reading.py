@@ -1,0 +1,75 @@
+"""Rules of reading a question and a sentence (rag/question.py), each pinned on hand-made text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.question import EventDate, named_outlets, numbered_clash, proper_names, read_question, same_outlet, spans
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did a Reuters report say about the merger?", ("Reuters",)),
+        ("Considering a New York Times article and a BBC News report, which firm won?", ("New York Times", "BBC News")),
+        ("Does the 'Fortune' article agree with The Verge article?", ("Fortune", "Verge")),
+        ("What is the company, according to 'The Age', that sued?", ("The Age",)),
+        ("Based on an article from The Wall Street Journal and another in The Guardian, who left?",
+         ("The Wall Street Journal", "The Guardian")),
+        ("What did Microsoft say in March?", ()),
+        ("Who is the minister, according to Megan Grey?", ()),  # a bare "according to" may name a person
+        ("What did a report on Mexico say?", ()),
+    ],
+)  # fmt: skip
+def test_named_outlets(question: str, expected: tuple[str, ...]) -> None:
+    assert named_outlets(question) == expected
+
+
+def test_same_outlet_ignores_case_the_and_section_names() -> None:
+    assert same_outlet("Verge", "The Verge")
+    assert same_outlet("BBC", "BBC News - Entertainment & Arts")
+    assert same_outlet("The Independent", "The Independent - Sports")
+    assert not same_outlet("Reuters", "The Verge")
+    assert not same_outlet("Times", "Tech Timeshare")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clash"),
+    [
+        ("When was Splatoon 2 released?", "Splatoon 1 was released in 2015.", True),
+        ("When was Splatoon 2 released?", "Splatoon 1 came first and Splatoon 2 followed in 2017.", False),
+        ("When was Marvel's Spider-Man released?", "Marvel's Spider-Man 2 launches on 20 October.", True),
+        ("When does Season 11 premiere?", "The Season 10 premiere is on Sunday.", True),
+        ("When does Season 11 premiere?", "Season 11 premieres on August 22.", False),
+        ("What changed by May 2025?", "Companies had to comply from May 15.", False),  # a day of a month
+        ("When did Apollo 11 land?", "The Falcon 9 rocket flew twice.", False),  # not a name the question uses
+    ],
+)
+def test_numbered_names_must_match(question: str, sentence: str, clash: bool) -> None:
+    assert numbered_clash(question, sentence) is clash
+
+
+def test_since_a_year_does_not_date_the_event() -> None:
+    event = EventDate(2018)
+    assert event.in_text("She won the title in 2018.")
+    assert not event.in_text("She is the youngest finalist since 2018.")
+    assert not event.in_text("Nothing like it had happened before 2018.")
+
+
+def test_names_keep_letters_of_any_alphabet() -> None:
+    found = [s.text for s in proper_names("Tadej Pogačar beat Marc-Alexis Côté and Aymar Azaïzia.")]
+    assert found == ["Tadej Pogačar", "Marc-Alexis Côté", "Aymar Azaïzia"]
+
+
+def test_a_place_after_in_is_not_a_person() -> None:
+    plan = read_question("Who won the final stage?")
+    found = [s.text for s in spans("Wout van Aert sprinted to victory in Paris on Sunday.", plan)]
+    assert "Paris" not in found and "Wout" in found[0]
+
+
+def test_the_most_specific_date_comes_first() -> None:
+    plan = read_question("When does the new season premiere?")
+    found = [s.text for s in spans("It will premiere on Thursday, Nov. 12 at 9 p.m.", plan)]
+    assert found[0] == "Nov. 12"
+    found = [s.text for s in spans("Episode 17 releases Sunday, October 2, 2022.", plan)]
+    assert found[0] == "October 2, 2022"
