@@ -320,12 +320,12 @@ def _most_supported_first(bearing: list[Scored], hits: Sequence[Hit]) -> list[Sc
         if s.span is not None:
             key = (_surname(s.span.text), hits[s.ref.hit_index].article_id)
             best[key] = max(best.get(key, 0.0), s.score)
-    support: Counter[str] = Counter()
+    support: dict[str, float] = {}
     for (name, _), score in best.items():
-        support[name] += score
+        support[name] = support.get(name, 0.0) + score
     if not support:
         return bearing
-    winner = support.most_common(1)[0][0]
+    winner = max(support, key=lambda name: support[name])
     return sorted(bearing, key=lambda s: s.span is not None and _surname(s.span.text) == winner, reverse=True)
 
 
