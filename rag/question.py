@@ -566,7 +566,8 @@ def same_outlet(named: str, known: str) -> bool:
 
 # ---------- numbered names: "Splatoon 2", "Season 11", "Apollo 11" ----------
 _NUMBERED = re.compile(
-    r"\b([A-Z][\w'’-]*|[Ss]eason|[Ee]pisode|[Pp]art|[Vv]olume|[Cc]hapter|[Gg]ame)\s+(\d{1,3})\b(?![.,]\d)"
+    r"\b([A-Z][\w'’-]*|[Ss]eason|[Ee]pisode|[Pp]art|[Vv]olume|[Cc]hapter|[Gg]ame)\s+(\d{1,3})\b"
+    r"(?![.,]\d|\s*[-–]\s*\d)"  # not a score ("Chiefs 40-22")
 )
 
 

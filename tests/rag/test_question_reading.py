@@ -73,3 +73,8 @@ def test_the_most_specific_date_comes_first() -> None:
     assert found[0] == "Nov. 12"
     found = [s.text for s in spans("Episode 17 releases Sunday, October 2, 2022.", plan)]
     assert found[0] == "October 2, 2022"
+
+
+def test_a_score_is_not_a_numbered_name() -> None:
+    question = "Who beat the Kansas City Chiefs in Super Bowl LIX?"
+    assert not numbered_clash(question, "The Philadelphia Eagles beat the Kansas City Chiefs 40-22 on Sunday.")
