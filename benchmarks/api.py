@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/api.py --articles 1000,10000 --baseline ../main   # beside an older checkout
     .venv/bin/python benchmarks/api.py --quick                  # 1,000 articles, 5 s per level (a smoke run)
     .venv/bin/python benchmarks/api.py --write                  # also write the "## API" section of RESULTS.md
+    nice -n 19 .venv/bin/python benchmarks/api.py --articles 1000,10000,50000 --build-only   # corpora only
 
 1. Corpora of generated articles (deterministic: same seed, same text; one chunk each) are ingested once into
    benchmarks/out/api-<N>/ through the real pipeline, and reused by later runs.
@@ -562,11 +563,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ttft", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1,000 articles, 5 s per level, 20 TTFT rounds")
     parser.add_argument("--write", action="store_true", help="write the '## API' section of benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--build-only", action="store_true", help="ingest the corpora that are missing, measure nothing, and exit"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.articles, args.seconds, args.ttft_rounds = "1000", 5.0, 20
     OUT.mkdir(parents=True, exist_ok=True)
     sizes = [int(x) for x in args.articles.split(",")]
+    if args.build_only:
+        for n in sizes:
+            ensure_corpus(n)
+        return 0
     levels = [int(x) for x in args.levels.split(",")]
     runs: dict[str, Any] = {"ours": {}, "baseline": {}}
     corpora = {}
