@@ -118,8 +118,13 @@ def _article_ids(sources: Any) -> Any:
     return tuple(getattr(s, "article_id", s) for s in sources)
 
 
+def _short_text(short: Any) -> Any:
+    return getattr(short, "text", short)
+
+
 class AnswerRecord(Record):
     text: str = Field(validation_alias=AliasChoices("text", "answer"))  # `answer` on the core's Answer
+    short_answer: Annotated[str | None, BeforeValidator(_short_text)] = None  # the span the answer leads with
     refused: bool
     refusal_reason: str | None
     standalone_question: str | None

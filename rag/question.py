@@ -247,6 +247,7 @@ class QuestionPlan:
     excluded: tuple[str, ...] = ()  # "which AI company other than OpenAI": OpenAI is not the answer
     unit: str | None = None  # "how many seats": the noun a count should come with
     verb: str | None = None  # "who won ...": what the named one did; an answering sentence says it
+    overview: bool = False  # "what is the latest on X": the news itself, not one fact of it
 
     @property
     def typed(self) -> bool:
@@ -275,15 +276,40 @@ class QuestionPlan:
         return sum(found) / len(found) if found else 1.0
 
     def says_verb(self, sentence: str) -> bool:
-        """The question's verb, or a word it begins ("agreed" / "agreement"), is in the sentence."""
+        """The question's verb, a word it begins ("agreed" / "agreement"), or news wording for the same act
+        ("who won the prize": "the prize went to", "was awarded to") is in the sentence."""
         if not self.verb:
             return True
         words = stems(sentence)
-        return self.verb in words or (len(self.verb) >= 4 and any(w.startswith(self.verb) for w in words))
+        if self.verb in words or (len(self.verb) >= 4 and any(w.startswith(self.verb) for w in words)):
+            return True
+        said = _SAID_AS.get(self.verb)
+        return bool(said and said.search(sentence))
+
+
+# How news writes some acts without the question's verb: a prize "went to" its winner, a title was "clinched"
+# ("the academy awarded the prize" names the giver, so "awarded" counts only as "awarded to" or "was awarded").
+_SAID_AS: dict[str, re.Pattern[str]] = {
+    "win": re.compile(
+        r"\b(?:went|goes|awarded|given|handed)\s+to\b|\b(?:was|were|been|is|are)\s+awarded\b|"
+        r"\b(?:wins|winning|winners?|victors?|victory|victorious|champions?|laureates?|clinch(?:ed|es)|captured|"
+        r"received|beat|defeated|triumphed)\b",
+        re.I,
+    ),
+}
 
 
 _LAST_VERB = re.compile(
     r"\b(?:did|does|do)\s+[^?]*?\b([a-z]{3,})(?:\s+(?:to|with|for|from|about|into|up|down|off|out|over))?\s*\?*\s*$"
+)
+
+
+# Questions that ask for the news on a topic rather than one fact of it.
+_OVERVIEW = re.compile(
+    r"^(?:what(?:['’]s| is| are)?\s+(?:the\s+)?(?:latest|newest|new|most recent)(?:\s+(?:news|developments?|updates?))?"
+    r"\s+(?:on|about|with|in|regarding|for)\b|what(?:['’]s| is) (?:happening|going on) (?:with|to|in|at|on)\b|"
+    r"(?:any )?(?:news|updates?) (?:on|about)\b)",
+    re.I,
 )
 
 
@@ -335,6 +361,7 @@ def read_question(question: str) -> QuestionPlan:
         event_dates=dates,
         excluded=excluded,
         unit=unit,
+        overview=kind == "free" and bool(_OVERVIEW.match(q)),
     )
 
 
@@ -392,7 +419,7 @@ _NOT_NAMES = (
     | {m.capitalize() for m in _MONTH_NUMBER}
     | {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
 )
-_ORG_HINT = re.compile(
+ORG_HINT = re.compile(
     r"\b(?:Inc|Corp|Co|Ltd|Group|Capital|Partners|Ventures|Bank|Holdings|Technologies|Labs|Motors|Airlines|"
     r"Systems|Media|Foundation|Institute|University|Agency|Department|Commission|Association|AI|PBC|LLC)\b"
 )
@@ -501,7 +528,7 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
     elif plan.answer_type == "person":
         # "victory in Paris" names a place, not a person
         out = [s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at)\s+$", sentence[: s.start])]
-        people = [s for s in out if len(s.text.split()) >= 2 and not _ORG_HINT.search(s.text)]
+        people = [s for s in out if len(s.text.split()) >= 2 and not ORG_HINT.search(s.text)]
         out = people + [s for s in out if s not in people]
     return out
 
@@ -582,6 +609,27 @@ def numbered_clash(question: str, sentence: str) -> bool:
         if head not in asked or head in _MONTH_NUMBER:  # "May 15" is a date
             continue
         if numbers.get(head) == number:
+            return False  # it also names the asked one
+        clash = True
+    return clash
+
+
+# ---------- qualified names: "Nobel Prize in Chemistry", "Ministry of Defence" ----------
+_QUALIFIED = re.compile(r"\b([A-Z][\w'’-]*)\s+(?:in|of|for)\s+(?:the\s+)?([A-Z][\w'’-]*)")
+
+
+def qualifier_clash(question: str, sentence: str) -> bool:
+    """The sentence names what the question names with another qualifier and never the asked one: the "Kessel
+    Prize in Chemistry" for a question about the "Kessel Prize in Geology"."""
+    asked: dict[str, set[str]] = {}
+    for m in _QUALIFIED.finditer(question):
+        asked.setdefault(m.group(1).lower(), set()).add(m.group(2).lower())
+    clash = False
+    for m in _QUALIFIED.finditer(sentence):
+        wanted = asked.get(m.group(1).lower())
+        if wanted is None:
+            continue
+        if m.group(2).lower() in wanted:
             return False  # it also names the asked one
         clash = True
     return clash

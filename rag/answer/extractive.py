@@ -23,10 +23,12 @@ from rag.embeddings import Embedder
 from rag.followup import condense
 from rag.models import ChatTurn, Hit, ShortAnswer
 from rag.question import (
+    ORG_HINT,
     QuestionPlan,
     Span,
     numbered_clash,
     proper_names,
+    qualifier_clash,
     read_question,
     relative_year,
     spans,
@@ -67,6 +69,10 @@ DATE_BONUS = 0.1
 # The key terms within this many characters of an answer span (about ten words either side), and what they add.
 NEAR_SPAN = 60
 PROXIMITY_BONUS = 0.15
+# A name that the headline also gives, when the headline is on what is asked ("Nobel Prize in Chemistry goes to
+# David Baker"), is the report's main answer; another name in its body ("the physics prize was awarded to ...")
+# is a side fact.
+HEADLINE_BONUS = 0.1
 _WHAT = {
     "money": "the amount asked about",
     "number": "the figure asked about",
@@ -147,6 +153,7 @@ class ExtractiveAnswerer:
         # Key terms may sit elsewhere in the article ("Wilmore" two paragraphs before "286 days").
         article_text: dict[str, str] = {}
         lowercase = {w for h in hits for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", h.text)}
+        known = _known_names(hits) if plan.answer_type == "person" else Counter()
         for h in hits:
             article_text[h.article_id] = article_text.get(h.article_id, "") + " " + h.text
         out: list[Scored] = []
@@ -155,8 +162,8 @@ class ExtractiveAnswerer:
             hit = hits[ref.hit_index]
             similarity = 0.75 * float(cos[row]) + 0.25 * lexical_overlap(context.question, ref.text)
             candidates = spans(ref.text, focused)
-            if plan.answer_type == "person":  # "Total Electoral Votes Needed": capitalised words, not a name
-                candidates = [c for c in candidates if not _common_words(c.text, lowercase)]
+            if plan.answer_type == "person":  # "Total Electoral Votes Needed", "Meet", "Colombian": not a name
+                candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
             span = _near_date(candidates, ref.text, plan) if candidates else None
             around = article_text[hit.article_id]
             if _REFERS_BACK.search(ref.text):  # "The two astronauts spent 286 days": the headline names them
@@ -170,6 +177,8 @@ class ExtractiveAnswerer:
             if span is not None:  # "spent 286 days in space" answers; "meant to last about eight days" less so
                 window = ref.text[max(0, span.start - NEAR_SPAN) : span.end + NEAR_SPAN]
                 score += PROXIMITY_BONUS * focused.coverage(window)
+                if _headline_names(span, hit, focused):
+                    score += HEADLINE_BONUS
             if plan.event_dates:
                 score += DATE_BONUS * date
             out.append(Scored(ref, similarity, score, span, coverage, inside, date, named, across))
@@ -216,6 +225,12 @@ class ExtractiveAnswerer:
                 return when.timestamp() if when else 0.0
 
             close.sort(key=newest_first, reverse=True)
+        if plan.overview:  # "the latest on X": the newest strong report's own opening, as news leads with it
+            article = hits[close[0].ref.hit_index].article_id
+            opening = sorted(
+                (s for s in ranked if hits[s.ref.hit_index].article_id == article), key=lambda s: s.ref.start
+            )
+            return Draft("\n".join(self._line(s.ref, context) for s in opening[:MAX_SENTENCES]))
         chosen: list[Scored] = []
         if len(plan.event_dates) > 1:  # "what did they sign in September 2025, and in October 2025?": one each
             for event in plan.event_dates:
@@ -232,6 +247,9 @@ class ExtractiveAnswerer:
             if any(_near_duplicate(candidate.ref.text, c.ref.text) for c in chosen):
                 continue
             chosen.append(candidate)
+        if plan.answer_type in NAMED and (more := _continuation(chosen[0], ranked)) and more not in chosen:
+            chosen.insert(1, more)  # "Half of the prize went to Baker." + "The other half was shared by ..."
+            del chosen[MAX_SENTENCES:]
         conflict_text, conflict_refs = self._conflict(context, plan, bearing)
         for extra in conflict_refs:
             if all(extra.ref != c.ref for c in chosen):
@@ -298,10 +316,63 @@ def _figure(s: Scored) -> Figure | None:
     return main_figure(s.ref.text)
 
 
+_CONTINUES = re.compile(r"^(?:The (?:other|rest|remaining)|Also|Joining)\b")
+
+
+def _continuation(lead: Scored, ranked: list[Scored]) -> Scored | None:
+    """The sentence right after the lead, when it goes on with more names of the asked kind: a prize split
+    ("The other half was shared by ..."), a second winner ("Also elected was ...")."""
+    after = [s for s in ranked if s.ref.hit_index == lead.ref.hit_index and s.ref.start >= lead.ref.end]
+    if not after:
+        return None
+    following = min(after, key=lambda s: s.ref.start)
+    return following if following.span is not None and _CONTINUES.match(following.ref.text) else None
+
+
+def _headline_names(span: Span, hit: Hit, plan: QuestionPlan) -> bool:
+    if plan.answer_type not in NAMED or not hit.title:
+        return False
+    return _surname(span.text) in hit.title.lower() and plan.coverage(hit.title) >= MIN_COVERAGE
+
+
 def _common_words(name: str, lowercase: set[str]) -> bool:
-    """Several words that the sources also write in lower case: a heading ("Player of Year Watch"), not a name."""
+    """Words that the sources also write in lower case: a heading ("Player of Year Watch") or a sentence's
+    first word ("Meet the new CEO", "Voters chose"), not a name."""
     words = [w.lower() for w in name.split() if w.lower() not in ("of", "the", "and", "de")]
-    return len(words) >= 2 and all(w in lowercase for w in words)
+    return bool(words) and all(w in lowercase for w in words)
+
+
+# Words that make a capitalised run an organisation, an event or a title, not a person.
+_NOT_PERSON = re.compile(
+    r"\b(?:of|Board|Council|Committee|Awards?|Championships?|Cup|League|Party|Club|Team|Times|News|Post)\b"
+)
+
+
+def _known_names(hits: Sequence[Hit]) -> Counter[str]:
+    """How often each capitalised word is written inside a sentence of the passages (not as its first word), and
+    each full name's last word once more: what a one-word name must be to be a name ("Murray" after "Andy
+    Murray"), unlike an adjective that opens one sentence ("Colombian")."""
+    seen: Counter[str] = Counter()
+    for hit in hits:
+        for name in proper_names(hit.text):
+            words = name.text.split()
+            before = hit.text[: name.start].rstrip()
+            if len(words) >= 2:
+                seen[words[-1]] += 2
+            elif before and before[-1] not in '.!?:“"':
+                seen[words[0]] += 1
+    return seen
+
+
+def _person_like(name: str, lowercase: set[str], known: Counter[str]) -> bool:
+    """A span that can be who did something: not common words, an acronym, an organisation or an event, and a
+    one-word name only one the passages use as a name (the surname of a full name, or written as a name twice)."""
+    words = name.split()
+    if _common_words(name, lowercase) or ORG_HINT.search(name) or _NOT_PERSON.search(name):
+        return False
+    if any(len(w) >= 3 and w.isupper() for w in words):  # "FIFA", "NFLPA": organisations
+        return False
+    return len(words) >= 2 or known[words[0]] >= 2
 
 
 def _shows_evidence(sentence_similarity: float, passage_similarity: float | None) -> bool:
@@ -406,6 +477,8 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False  # a sentence that says none of what is asked about ("Jul 12, 2023...") answers nothing
     if s.ref.text.rstrip().endswith("?") or numbered_clash(plan.question, s.ref.text):
         return False  # a question answers nothing; "Splatoon 1" is not the "Splatoon 2" asked about
+    if qualifier_clash(plan.question, s.ref.text):
+        return False  # the "Prize in Chemistry" is not the "Prize in Geology" asked about
     if len(plan.key_terms) >= LONG_QUESTION:  # its names are spread over the reports it combines
         return s.coverage >= LONG_COVERAGE or s.across >= LONG_COVERAGE
     return (s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE) or s.across >= MIN_COVERAGE

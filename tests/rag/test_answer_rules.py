@@ -127,6 +127,47 @@ ARTICLES: dict[str, list[tuple[str, str, str, str]]] = {
             "She finished almost two minutes ahead of the field.",
         ),
     ],
+    # a prize split in two, named in the headline; the giver and another prize's winners in the same report
+    "prize": [
+        (
+            "Kessel Prize in Geology goes to Anouk Verhaegen, Lio Marsh and Tomas Brill",
+            "Pelling Gazette",
+            "2025-10-08",
+            "The Kessel Foundation on Tuesday awarded the 2025 Kessel Prize in Geology for work on glaciers. "
+            "Half of the prize went to Anouk Verhaegen of the University of Dunmore for dating ice cores. "
+            "The other half was shared by Lio Marsh and Tomas Brill of the Pelling Institute for mapping glaciers. "
+            "It came a day after the 2025 Kessel Prize in Chemistry was awarded to Hana Sato and Ruben Okafor.",
+        ),
+    ],
+    # a winner described, never named: a nationality opens the sentence, voters "chose"
+    "race": [
+        (
+            "Dunmore cycle race ends in the rain",
+            "Corran Sports",
+            "2025-06-30",
+            "After years of trying, a Colombian has finally won the Dunmore Cycle Race, the first win for the "
+            "country. Colombian fans lined the last climb. Riders said the rain made the descent dangerous.",
+        ),
+    ],
+    # a topic reported twice: the newest report's opening is the latest news
+    "toll": [
+        (
+            "Council proposes a toll on the Fennick bridge",
+            "Dunmore Courier",
+            "2025-01-10",
+            "The Dunmore council proposed a toll on the Fennick bridge on Friday to pay for its repairs. "
+            "Drivers would pay two pounds a crossing. A vote is expected in the spring.",
+        ),
+        (
+            "Fennick bridge toll dropped",
+            "Valley Post",
+            "2025-04-02",
+            "The Dunmore council dropped its plan for a toll on the Fennick bridge on Tuesday. "
+            "Councillors voted 9-2 against it after a petition gathered 12,000 names. "
+            "The repairs will be paid from the roads budget instead. "
+            "The council said the toll would have cost drivers two pounds a crossing.",
+        ),
+    ],
 }
 
 CUP = "Which team won the Lakeshore Cup final on Sunday?"
@@ -138,6 +179,9 @@ CHEF = (
 DIVE = "How many days did Ines Kovalenko and Piet Marlow spend under the ice?"
 BRIDGE = "When will the Fennick bridge reopen?"
 MARATHON = "Who won the Corvale Marathon in 2024?"
+PRIZE = "Who won the 2025 Kessel Prize in Geology?"
+RACE = "Who won the Dunmore Cycle Race?"
+TOLL = "What is the latest on the Fennick bridge toll?"
 
 
 class Newsroom:
@@ -296,3 +340,34 @@ def test_dotted_and_plain_initials_stem_alike() -> None:
 def test_a_country_the_question_writes_with_dots_is_not_the_answer_when_written_without() -> None:
     plan = read_question("Which team did the U.S. beat in the final?")
     assert [s.text for s in spans("The US team beat Canada 2-1 in the final.", plan)] == ["Canada"]
+
+
+# ---------- 7. who won: the prize "went to", the headline's name leads, a split prize is quoted whole ----------
+def test_a_prize_that_went_to_its_winners_is_answered_with_all_of_them(newsroom: Newsroom) -> None:
+    answer = newsroom.ask("prize", PRIZE)
+    assert not answer.refused, answer.answer
+    assert answer.short_answer is not None and answer.short_answer.text == "Anouk Verhaegen"
+    lines = answer.answer.splitlines()
+    assert "Half of the prize went to Anouk Verhaegen" in lines[0]
+    assert "The other half was shared by Lio Marsh and Tomas Brill" in lines[1]
+    assert "Hana Sato" not in answer.answer  # the chemistry prize's winners
+    assert_valid(answer, newsroom)
+
+
+# ---------- 8. a one-word "name" that the passages never use as a name does not answer who ----------
+def test_a_nationality_or_a_sentences_first_word_is_not_who_won(newsroom: Newsroom) -> None:
+    answer = newsroom.ask("race", RACE)
+    assert answer.refused and answer.refusal_reason == "not_in_sources", answer.answer
+    assert_valid(answer, newsroom)
+
+
+# ---------- 9. "the latest on X": the newest report's opening, in its order ----------
+def test_the_latest_on_a_topic_quotes_the_newest_reports_opening(newsroom: Newsroom) -> None:
+    answer = newsroom.ask("toll", TOLL)
+    assert not answer.refused, answer.answer
+    lines = answer.answer.splitlines()
+    assert len(lines) == 3 and all(line.startswith("Valley Post (2025-04-02)") for line in lines)
+    assert "dropped its plan for a toll" in lines[0]
+    assert "voted 9-2 against it" in lines[1]
+    assert "paid from the roads budget" in lines[2]
+    assert_valid(answer, newsroom)

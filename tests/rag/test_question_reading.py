@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import EventDate, named_outlets, numbered_clash, proper_names, read_question, same_outlet, spans
+from rag.question import (
+    EventDate,
+    named_outlets,
+    numbered_clash,
+    proper_names,
+    qualifier_clash,
+    read_question,
+    same_outlet,
+    spans,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +87,53 @@ def test_the_most_specific_date_comes_first() -> None:
 def test_a_score_is_not_a_numbered_name() -> None:
     question = "Who beat the Kansas City Chiefs in Super Bowl LIX?"
     assert not numbered_clash(question, "The Philadelphia Eagles beat the Kansas City Chiefs 40-22 on Sunday.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "says"),
+    [
+        ("Half of the prize went to Anouk Verhaegen for ice-core dating.", True),
+        ("The medal was awarded to Lio Marsh on Friday.", True),
+        ("Verhaegen was awarded the prize on Tuesday.", True),
+        ("The Gulls beat the Rovers 3-1.", True),
+        ("Verhaegen wins the prize.", True),
+        ("The foundation awarded the 2025 prize for work on glaciers.", False),  # names the giver, not the winner
+        ("The prize is worth two million kronor.", False),
+    ],
+)
+def test_who_won_is_answered_by_news_wording_for_winning(sentence: str, says: bool) -> None:
+    assert read_question("Who won the 2025 Kessel Prize in Geology?").says_verb(sentence) is says
+
+
+@pytest.mark.parametrize(
+    ("question", "overview"),
+    [
+        ("What is the latest on the US AI chip export rule?", True),
+        ("What's the latest news about the Fennick toll?", True),
+        ("What is happening with the Pelling docks?", True),
+        ("Any updates on the lottery case?", True),
+        ("What was the most recent Federal Reserve interest rate decision?", False),  # one fact: the decision
+        ("What is the latest figure for Microsoft's stake?", False),
+        ("How much has Microsoft invested in OpenAI?", False),
+    ],
+)
+def test_questions_asking_for_the_news_on_a_topic(question: str, overview: bool) -> None:
+    assert read_question(question).overview is overview
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clash"),
+    [
+        ("Who won the Kessel Prize in Geology?", "The Kessel Prize in Chemistry went to Hana Sato.", True),
+        (
+            "Who won the Kessel Prize in Geology?",
+            "Unlike the Prize in Chemistry, the Prize in Geology was split.",
+            False,
+        ),
+        ("Who won the Kessel Prize in Geology?", "Half of the prize went to Anouk Verhaegen.", False),
+        ("Who heads the Ministry of Defence?", "The Ministry of Finance named Lio Marsh.", True),
+        ("Who heads the Ministry of Defence?", "Tomas Brill of the Pelling Institute spoke.", False),
+    ],
+)
+def test_a_name_qualified_otherwise_is_another_thing(question: str, sentence: str, clash: bool) -> None:
+    assert qualifier_clash(question, sentence) is clash
