@@ -7,6 +7,7 @@ the sentence of the cited chunk that best supports the claim, verbatim in the ar
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,8 +108,11 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
     return merged
 
 
-def content_words(text: str) -> set[str]:
-    return {w.lower().strip(".,'") for w in _WORD.findall(text)} - _STOP
+@functools.lru_cache(maxsize=8192)
+def content_words(text: str) -> frozenset[str]:
+    """Memoised (hence frozen): the answerer and the citation checks ask again and again for the same
+    question's and the same sentences' words."""
+    return frozenset(w.lower().strip(".,'") for w in _WORD.findall(text)) - _STOP
 
 
 def lexical_overlap(claim: str, sentence: str) -> float:

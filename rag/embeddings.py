@@ -151,7 +151,9 @@ class OnnxEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts)
+        # One text (a question): `encode` tokenizes in place; `encode_batch` hands it to a thread pool and
+        # gives up the GIL, which under load it waits for again. Both give the same ids.
+        encodings = [self._tokenizer.encode(texts[0])] if len(texts) == 1 else self._tokenizer.encode_batch(texts)
         out: np.ndarray | None = None
         for batch in self._batches([len(e.ids) for e in encodings]):
             hidden, mask = self._forward([encodings[i] for i in batch])

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from rag.catalog import ArticleFilter
+from rag.catalog import ArticleFilter, ChunkView
 from rag.dates import DateCues, DayMention, date_cues, mentioned_days, to_ts
 from rag.embeddings import Embedder
 from rag.models import Hit, Query
@@ -62,6 +62,35 @@ class Retrieval:
     plan: QueryPlan
     candidates: int  # how many distinct chunks were considered before the cut
     query_vector: np.ndarray | None = None  # the question's embedding, reused by the answer path
+
+
+class _Candidate:
+    """A fused candidate before the cut: its catalog view and its score so far."""
+
+    __slots__ = ("score", "view")
+
+    def __init__(self, view: ChunkView, score: float) -> None:
+        self.view = view
+        self.score = score
+
+    def hit(self, similarity: dict[str, float], dense_rank: dict[str, int], keyword_rank: dict[str, int]) -> Hit:
+        view = self.view
+        return Hit(
+            chunk_id=view.chunk_id,
+            article_id=view.article_id,
+            index=view.index,
+            start=view.start,
+            end=view.end,
+            text=view.text,
+            title=view.title,
+            source=view.source,
+            url=view.url,
+            published_at=view.published_at,
+            score=self.score,
+            similarity=similarity.get(view.chunk_id),
+            dense_rank=dense_rank.get(view.chunk_id),
+            keyword_rank=keyword_rank.get(view.chunk_id),
+        )
 
 
 def _outlet_pattern(name: str) -> re.Pattern[str]:
@@ -184,11 +213,14 @@ class Retriever:
 
         if not scores:
             return Retrieval([], plan, 0, vector)
-        hits = self._hydrate(scores, dense_rank, keyword_rank, similarity)
+        candidates = self._hydrate(scores)
         if mode == "hybrid":
-            hits = self._apply_date_cues(hits, plan)
-        hits.sort(key=lambda h: h.score, reverse=True)
-        return Retrieval(self._diversify(hits, k), plan, len(hits), vector)
+            self._apply_date_cues(candidates, plan)
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        # Only the chosen few become Hits: building a validated model for each of the ~100 candidates cost
+        # more than the fusion itself.
+        hits = [c.hit(similarity, dense_rank, keyword_rank) for c in self._diversify(candidates, k)]
+        return Retrieval(hits, plan, len(candidates), vector)
 
     def _outlet_passes(
         self,
@@ -209,79 +241,59 @@ class Retriever:
             for rank, (chunk_id, _s) in enumerate(self.store.catalog.keyword_search(plan.text, flt, 10)):
                 scores[chunk_id] += w.outlet_keyword / (RRF_K + rank + 1)
 
-    def _hydrate(
-        self,
-        scores: dict[str, float],
-        dense_rank: dict[str, int],
-        keyword_rank: dict[str, int],
-        similarity: dict[str, float],
-    ) -> list[Hit]:
+    def _hydrate(self, scores: dict[str, float]) -> list[_Candidate]:
         views = self.store.catalog.chunk_views(list(scores))
-        hits: list[Hit] = []
+        candidates: list[_Candidate] = []
         for chunk_id, score in scores.items():
             view = views.get(chunk_id)
             if view is None:
                 continue  # vectors written by a killed ingest whose catalog row never landed
-            hits.append(
-                Hit(
-                    chunk_id=chunk_id,
-                    article_id=view.article_id,
-                    index=view.index,
-                    start=view.start,
-                    end=view.end,
-                    text=view.text,
-                    title=view.title,
-                    source=view.source,
-                    url=view.url,
-                    published_at=view.published_at,
-                    score=score,
-                    similarity=similarity.get(chunk_id),
-                    dense_rank=dense_rank.get(chunk_id),
-                    keyword_rank=keyword_rank.get(chunk_id),
-                )
-            )
-        return hits
+            candidates.append(_Candidate(view, score))
+        return candidates
 
-    def _apply_date_cues(self, hits: list[Hit], plan: QueryPlan) -> list[Hit]:
+    def _apply_date_cues(self, candidates: list[_Candidate], plan: QueryPlan) -> None:
+        """Adds each candidate's date bonus to its score, in place."""
         w = self.weights
         cues = plan.cues
-        dated = [h.published_at for h in hits if h.published_at]
+        if not (plan.days_by_outlet or cues.prefer_since or cues.recency):
+            return  # no cue can give a bonus
+        dated = [c.view.published_at for c in candidates if c.view.published_at]
         newest, oldest = (max(dated), min(dated)) if dated else (None, None)
-        out: list[Hit] = []
-        for hit in hits:
+        for candidate in candidates:
+            published_at = candidate.view.published_at
             bonus = 0.0
-            days = plan.days_by_outlet.get(hit.source or "", ())
-            if any(day.matches(hit.published_at) for day in days):
+            days = plan.days_by_outlet.get(candidate.view.source or "", ())
+            if any(day.matches(published_at) for day in days):
                 bonus += w.day_bonus
             if (
                 cues.prefer_since
-                and hit.published_at
-                and cues.prefer_since <= hit.published_at <= (cues.prefer_until or hit.published_at)
+                and published_at
+                and cues.prefer_since <= published_at <= (cues.prefer_until or published_at)
             ):
                 bonus += w.window_bonus
-            if cues.recency and hit.published_at and newest and oldest and newest > oldest:
-                bonus += w.recency_bonus * (hit.published_at - oldest) / (newest - oldest)
-            out.append(hit.model_copy(update={"score": hit.score + bonus}) if bonus else hit)
-        return out
+            if cues.recency and published_at and newest and oldest and newest > oldest:
+                bonus += w.recency_bonus * (published_at - oldest) / (newest - oldest)
+            if bonus:
+                candidate.score = candidate.score + bonus
 
-    def _diversify(self, hits: list[Hit], k: int) -> list[Hit]:
+    def _diversify(self, candidates: list[_Candidate], k: int) -> list[_Candidate]:
         """Greedy pick by score, discounting a further chunk of an article already chosen, so one long
         article cannot fill the context; at most `max_chunks_per_article` chunks of one article.
         (A per-outlet discount was measured too: it hurts multi-hop questions, which often need several
         reports from one outlet.)"""
         limit = self.settings.max_chunks_per_article
         per_article: dict[str, int] = defaultdict(int)
-        remaining = list(hits)
-        chosen: list[Hit] = []
+        remaining = list(candidates)
+        chosen: list[_Candidate] = []
 
-        def adjusted(hit: Hit) -> float:
-            return hit.score * (SAME_ARTICLE_DISCOUNT ** per_article[hit.article_id])
+        def adjusted(candidate: _Candidate) -> float:
+            return candidate.score * (SAME_ARTICLE_DISCOUNT ** per_article[candidate.view.article_id])
 
         while remaining and len(chosen) < k:
             best = max(remaining, key=adjusted)
             remaining.remove(best)
-            if per_article[best.article_id] >= limit:
+            if per_article[best.view.article_id] >= limit:
                 continue
             chosen.append(best)
-            per_article[best.article_id] += 1
+            per_article[best.view.article_id] += 1
         return chosen

@@ -9,6 +9,8 @@ the answer path does no model work; `EmbeddedSentences` computes them with the e
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -73,11 +75,32 @@ class StoredSentences:
     sources writes the missing ones (ingest backfills unchanged articles that lack them).
     """
 
+    # How many recent answers to remember, by the hits list asked about (see `of`).
+    RECENT = 64
+
     def __init__(self, catalog: CatalogBackend, fallback: Embedder) -> None:
         self.catalog = catalog
         self.fallback = fallback
+        self._recent: deque[tuple[Sequence[Hit], tuple[tuple[str, str], ...], HitSentences]] = deque(maxlen=self.RECENT)
+        self._lock = threading.Lock()
 
     def of(self, hits: Sequence[Hit]) -> HitSentences:
+        """The sentences of `hits` and their vectors. One question asks twice for the same hits list (the
+        answerer scores its sentences, then citation checks do): the second call, for that very list object
+        with the same chunks, gets the first call's answer instead of reading the catalog again. The list is
+        held until it drops out of the RECENT last lists asked about, so its identity cannot be reused
+        meanwhile; the arrays are read-only, so sharing them cannot leak an edit from one caller to another."""
+        key = tuple((h.chunk_id, h.text) for h in hits)
+        with self._lock:
+            for seen, seen_key, found in self._recent:
+                if seen is hits and seen_key == key:
+                    return found
+        found = self._read(hits)
+        with self._lock:
+            self._recent.append((hits, key, found))
+        return found
+
+    def _read(self, hits: Sequence[Hit]) -> HitSentences:
         refs = chunk_sentences(hits)
         if not refs:
             return _EMPTY
@@ -103,4 +126,6 @@ class StoredSentences:
             ]
         )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # stored as float16: make them unit again
-        return HitSentences(tuple(refs), (vectors / np.maximum(norms, 1e-12)).astype(np.float32))
+        unit = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit.flags.writeable = False
+        return HitSentences(tuple(refs), unit)

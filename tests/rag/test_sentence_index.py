@@ -174,3 +174,31 @@ def test_a_store_without_sentence_vectors_is_answered_and_backfilled(runtime: Ru
     assert_index_matches_chunks(runtime)
     assert runtime.store.catalog.states(["copy-of-3"]) == aliases_before  # the copy is still a copy
     assert ingestor.run(items(*articles, copy)).chunks == 0  # and now nothing is left to add
+
+
+def test_one_question_reads_its_hits_sentences_once(runtime: Runtime) -> None:
+    """The answerer and the citation checks both ask for the sentences of one hits list: the catalog is read
+    for the first ask only, and only for that very list with the same chunks; the shared arrays are read-only."""
+    Ingestor(runtime.store, runtime.embedder, runtime.settings).run(items(*(article(i) for i in range(4))))
+    hits = hits_of(runtime, "How many bridges will the council repair?")
+    reads: list[list[str]] = []
+    catalog = runtime.store.catalog
+    read = catalog.sentence_vectors
+
+    def counting(chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        reads.append(list(chunk_ids))
+        return read(chunk_ids)
+
+    catalog.sentence_vectors = counting  # type: ignore[method-assign]
+    sentences = StoredSentences(catalog, NoModel(runtime.embedder))
+    first = sentences.of(hits)
+    assert sentences.of(hits) is first
+    assert len(reads) == 1
+
+    again = sentences.of(list(hits))  # an equal list that is another object: read again
+    assert len(reads) == 2 and again is not first
+    assert again.refs == first.refs and np.array_equal(again.vectors, first.vectors)
+    hits.pop()  # the same list, other chunks: read again, and the answer is for what it holds now
+    fewer = sentences.of(hits)
+    assert len(reads) == 3 and fewer.refs == tuple(chunk_sentences(hits))
+    assert not first.vectors.flags.writeable
