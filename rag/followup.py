@@ -68,7 +68,7 @@ def condense(question: str, history: Sequence[ChatTurn]) -> str:
     previous, names, answered = _referents(history)
     if previous is None:
         return question
-    asked_for_name = read_question(previous).answer_type in ("person", "organisation", "place")
+    asked_for_name = read_question(previous).answer_type in ("person", "organisation", "place", "name")
     current = question.strip()
     fresh = [n for n in names if n.lower() not in current.lower()]
     # The thing talked about: the name the last answer gave when the last question asked for one.

@@ -17,8 +17,10 @@ from typing import Literal
 
 from rag.dates import mentioned_days
 
-AnswerType = Literal["money", "number", "percentage", "date", "person", "organisation", "place", "yes_no", "free"]
-TYPED: frozenset[str] = frozenset({"money", "number", "percentage", "date", "person", "organisation", "place"})
+AnswerType = Literal[
+    "money", "number", "percentage", "date", "person", "organisation", "place", "name", "yes_no", "free"
+]
+TYPED: frozenset[str] = frozenset({"money", "number", "percentage", "date", "person", "organisation", "place", "name"})
 
 _MONTHS = (
     "january february march april may june july august september october november december".split(),
@@ -61,7 +63,8 @@ _RULES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
         re.compile(
             r"\b(?:when|what (?:date|day|time|month|year)|which (?:date|day|month|year)|"
             r"in (?:what|which) (?:year|month)|on (?:what|which) (?:date|day)|since when|how long ago)\b|"
-            r"\b(?:release|premiere|launch|opening) date\b",
+            r"\b(?:release|premiere|launch|opening) date\b|"
+            r"\bwhat(?: is|'s| was| are| were) the (?:date|day) (?:of|for)\b",
             re.I,
         ),
         "date",
@@ -105,10 +108,19 @@ _RULES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
     (
         re.compile(
             r"\b(?:who|whom|whose)\b|\b(?:which|what) (?:person|people|individual|player|leader|president|"
-            r"minister|ceo|executive|founder|director|candidate|winner|author|astronaut|scientist)\b",
+            r"minister|ceo|executive|founder|director|candidate|winner|author|astronaut|scientist|actor|actress|"
+            r"singer|artist|coach|manager|driver|rider|athlete|writer|novelist|composer|chef|judge)\b",
             re.I,
         ),
         "person",
+    ),
+    (  # a work, product or thing called by its own name
+        re.compile(
+            r"\bwhat(?: is|'s| was| are| were) the names? of\b|\b(?:which|what) (?:movie|film|show|series|song|"
+            r"album|book|novel|game|product|device|model|app|play|musical|painting|vessel|ship|rocket)\b",
+            re.I,
+        ),
+        "name",
     ),
 )
 # Words of the question that say what kind of answer is wanted, not what it is about.
@@ -248,6 +260,7 @@ class QuestionPlan:
     unit: str | None = None  # "how many seats": the noun a count should come with
     verb: str | None = None  # "who won ...": what the named one did; an answering sentence says it
     overview: bool = False  # "what is the latest on X": the news itself, not one fact of it
+    role: str | None = None  # "who is the director of X": the role an answering sentence gives its name
 
     @property
     def typed(self) -> bool:
@@ -275,15 +288,26 @@ class QuestionPlan:
                 found.append(max(1.0 if t in inside else 0.5 if t in around else 0.0 for t in words))
         return sum(found) / len(found) if found else 1.0
 
+    def says_role(self, sentence: str) -> bool:
+        """The asked role, in any form ("director", "directed by") or news wording for it ("chief executive")."""
+        if not self.role:
+            return True
+        root = self.role[:6] if len(self.role) > 6 else self.role
+        if any(w.startswith(root) for w in stems(sentence)):
+            return True
+        said = _ROLE_AS.get(self.role)
+        return bool(said and said.search(sentence))
+
     def says_verb(self, sentence: str) -> bool:
         """The question's verb, a word it begins ("agreed" / "agreement"), or news wording for the same act
         ("who won the prize": "the prize went to", "was awarded to") is in the sentence."""
         if not self.verb:
             return True
         words = stems(sentence)
-        if self.verb in words or (len(self.verb) >= 4 and any(w.startswith(self.verb) for w in words)):
+        root = self.verb.removesuffix("e") if len(self.verb) > 4 else self.verb  # "premiere" / "premiered"
+        if self.verb in words or (len(root) >= 4 and any(w.startswith(root) for w in words)):
             return True
-        said = _SAID_AS.get(self.verb)
+        said = _SAID_AS.get(root)
         return bool(said and said.search(sentence))
 
 
@@ -296,6 +320,11 @@ _SAID_AS: dict[str, re.Pattern[str]] = {
         r"received|beat|defeated|triumphed)\b",
         re.I,
     ),
+    "releas": re.compile(r"\b(?:launch\w*|debut\w*|came out|comes? out|hits? (?:shelves|stores))\b", re.I),
+    "premier": re.compile(r"\b(?:debut\w*|airs?|aired|returns?|returned)\b", re.I),
+    "announc": re.compile(r"\b(?:unveil\w*|reveal\w*|introduc\w*|launch\w*)\b", re.I),
+    "found": re.compile(r"\b(?:established|set up|started|formed|created|launched)\b", re.I),
+    "launch": re.compile(r"\b(?:releas\w*|debut\w*|lift(?:ed|s)? off|blast(?:ed|s)? off)\b", re.I),
 }
 
 
@@ -311,6 +340,24 @@ _OVERVIEW = re.compile(
     r"(?:any )?(?:news|updates?) (?:on|about)\b)",
     re.I,
 )
+
+
+# "Who is the <role> of/in X": the role, unless it only says "a person" ("who is the individual that ...").
+_ROLE = re.compile(
+    r"^\s*(?:and\s+)?who (?:is|was|are|were|will be) (?:the |its |their )?(?:new |current |lead |main )?"
+    r"([a-z][a-z-]*) (?:of|in|at|for|on)\b",
+    re.I,
+)
+_NOT_ROLES = frozenset({"individual", "person", "people", "man", "woman", "one", "company", "firm", "group", "team"})
+_ROLE_AS: dict[str, re.Pattern[str]] = {
+    "ceo": re.compile(r"\b(?:chief executive|boss|head|leader)\b", re.I),
+    "president": re.compile(r"\b(?:head|leader|chief|chair\w*|commissioner)\b", re.I),
+    "actres": re.compile(r"\b(?:star\w*|plays?|played|playing|cast|role|actor)\b", re.I),
+    "actor": re.compile(r"\b(?:star\w*|plays?|played|playing|cast|role|actress)\b", re.I),
+    "runner-up": re.compile(r"\b(?:runners?-up|second|finalists?|lost|beaten|defeated)\b", re.I),
+}
+
+_WHEN_VERB = re.compile(r"^when (was|were|is|are|will|has|have|had)\b[^?]*?\b([a-z]{3,})\s*\?*\s*$", re.I)
 
 
 def read_question(question: str) -> QuestionPlan:
@@ -352,9 +399,21 @@ def read_question(question: str) -> QuestionPlan:
         verb = stem(acted.group(1))
     elif kind in ("person", "organisation", "date") and (last := _LAST_VERB.search(q)):
         verb = stem(last.group(1))  # "which company did Microsoft talk to": talk; "when did the lander launch": launch
+    elif (
+        kind == "date"
+        and (when := _WHEN_VERB.search(q))
+        and (when.group(1).lower() == "will" or when.group(2).endswith("ed") or when.group(2) in _IRREGULAR)
+    ):
+        verb = stem(when.group(2))  # "when was Diablo 3 released": released; "when will the season premiere"
+    elif kind == "date" and (noun := re.search(r"\b(release|premiere|launch|opening) date\b", q, re.I)):
+        verb = stem(noun.group(1).lower().replace("opening", "open"))  # "the release date of ...": released
+    role = None
+    if kind == "person" and (asked_role := _ROLE.match(q)) and asked_role.group(1).lower() not in _NOT_ROLES:
+        role = stem(asked_role.group(1))
     return QuestionPlan(
         question=question,
         verb=verb,
+        role=role,
         answer_type=kind,
         key_terms=tuple(terms),
         entities=tuple(dict.fromkeys(entities)),
@@ -414,7 +473,9 @@ _NOT_NAMES = (
         """The A An In On At By For But And It Its This That These Those He She They His Her Their We Our
     Under After Before With When While Where What Which Who How Some Many Most Other Others Both Each
     Analysts Officials Scientists Investors Organisers Experts Shares Stocks Together Earlier Later
-    Meanwhile However Also Still Neither Nor One Two Three Half""".split()
+    Meanwhile However Also Still Neither Nor One Two Three Half Against Despite Although Though Because
+    Since Until Unless Whether Why Meet As Then Now Here There Today Yesterday Update Updated Sources Source
+    Please Note Having Being Watch Read See Learn Men Women Former""".split()
     )
     | {m.capitalize() for m in _MONTH_NUMBER}
     | {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
@@ -450,11 +511,11 @@ def _clean_name(sentence: str, start: int, raw: str) -> Span | None:
         start += title.end()
         text = text[title.end() :]
     words = text.split()
-    while words and words[0] in _NOT_NAMES:
+    while words and (words[0] in _NOT_NAMES or words[0].islower()):  # "of Binance" after a dropped opener
         start += len(words[0]) + 1
         words = words[1:]
     text = " ".join(words)
-    if not text or text in _NOT_NAMES or text.isdigit():
+    if len(text) < 2 or text in _NOT_NAMES or text.isdigit():  # "3-D" names no "D"
         return None
     # a possessive ("Anthropic's Claude": Anthropic) or closing punctuation is not part of the name
     text = re.split(r"['’]s\b", text)[0].rstrip(".,")
@@ -511,10 +572,12 @@ def _number_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
 
 def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
     named = {stem(w) for e in plan.entities for w in e.split()}
-    asked = named | set(plan.key_terms)
+    asked = named | stems(plan.question)  # "Who was named Teacher of the Year?": not "Year"
     excluded = {e.lower() for e in plan.excluded}
     out: list[Span] = []
     for span in proper_names(sentence):
+        if plan.answer_type == "person":
+            span = _after_title(span)
         words = {stem(w) for w in span.text.split()}
         if words <= asked or span.text.lower() in excluded or any(span.text.lower() in x for x in excluded):
             continue
@@ -528,9 +591,38 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
     elif plan.answer_type == "person":
         # "victory in Paris" names a place, not a person
         out = [s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at)\s+$", sentence[: s.start])]
+        if (role := _PRESENT_ROLE.match(plan.question)) and not re.search(r"\b(?:former|ex-|late)\b", plan.question):
+            out = [s for s in out if not _formerly(sentence, s, role.group(1))]  # not "the former president"
+        out = [s for s in out if not _PLACE_FIRST.match(s.text)]  # "Las Vegas educator"
         people = [s for s in out if len(s.text.split()) >= 2 and not ORG_HINT.search(s.text)]
         out = people + [s for s in out if s not in people]
     return out
+
+
+# "Who is the president of FIFA": a role held now
+_PRESENT_ROLE = re.compile(r"^\s*(?:and\s+)?who (?:is|are) (?:the |its |their )?(?:new |current )?([a-z][\w-]*)", re.I)
+_PLACE_FIRST = re.compile(r"(?:Las|Los|San|Santa|Fort|Lake|Mount|Port|North|South|East|West)\s")
+
+
+# What stands before a person's name in a run of capitals: "Apple CEO Tim Cook", "FIFA President Gianni Infantino"
+_BEFORE_PERSON = re.compile(
+    r"^(?:.*\s)?(?:[A-Z]{3,}|Chief Executive|Chairman|Chairwoman|President|Director|Minister|Senator|Governor|"
+    r"Coach|Judge|Founder|Sen\.|Gov\.|Dr\.|Mr\.|Ms\.|Mrs\.)\s+(?=[A-Z][a-z])"
+)
+
+
+def _after_title(span: Span) -> Span:
+    if m := _BEFORE_PERSON.match(span.text):
+        return Span(span.start + m.end(), span.end, span.text[m.end() :])
+    return span
+
+
+def _formerly(sentence: str, span: Span, role: str) -> bool:
+    """The name is given as the role's former holder: "former president Ann Lee", "Sepp Blatter, the former
+    president of FIFA" (a "former CEO" answers who the individual is, not who the president is now)."""
+    before, after = sentence[: span.start], sentence[span.end :]
+    former = rf"\b(?:former|ex-|then-|late)\s*(?:[\w-]+\s+){{0,2}}{re.escape(role)}"
+    return bool(re.search(rf"{former}\s*$", before, re.I) or re.match(rf"^,?\s+(?:the\s+|a\s+)?{former}", after, re.I))
 
 
 def _dedupe(found: list[Span]) -> list[Span]:
@@ -595,6 +687,7 @@ def same_outlet(named: str, known: str) -> bool:
 _NUMBERED = re.compile(
     r"\b([A-Z][\w'’-]*|[Ss]eason|[Ee]pisode|[Pp]art|[Vv]olume|[Cc]hapter|[Gg]ame)\s+(\d{1,3})\b"
     r"(?![.,]\d|\s*[-–]\s*\d)"  # not a score ("Chiefs 40-22")
+    r"(?!\s+(?:years?|months?|weeks?|days?|hours?|minutes?|times|percent|per|million|billion|people|points)\b)"
 )
 
 
@@ -616,20 +709,31 @@ def numbered_clash(question: str, sentence: str) -> bool:
 
 # ---------- qualified names: "Nobel Prize in Chemistry", "Ministry of Defence" ----------
 _QUALIFIED = re.compile(r"\b([A-Z][\w'’-]*)\s+(?:in|of|for)\s+(?:the\s+)?([A-Z][\w'’-]*)")
+# "Maxwell Award", "US Open": a prize, a title or a contest named by the word before it
+_NAMED_BY = re.compile(
+    r"\b([A-Z][\w'’.-]*)\s+(Awards?|Prize|Cup|Trophy|Medal|Open|Championships?|Election|Games|Festival)\b"
+)
+
+
+def _qualifiers(text: str) -> list[tuple[str, str]]:
+    """(head, qualifier) pairs; a qualifier before the head is keyed apart from one after it ("Kessel Prize in
+    Geology": prize/geology and kessel/prize)."""
+    pairs = [(m.group(1).lower(), m.group(2).lower()) for m in _QUALIFIED.finditer(text)]
+    pairs += [
+        ("^" + m.group(2).lower().rstrip("s"), m.group(1).lower().replace(".", "")) for m in _NAMED_BY.finditer(text)
+    ]
+    return pairs
 
 
 def qualifier_clash(question: str, sentence: str) -> bool:
     """The sentence names what the question names with another qualifier and never the asked one: the "Kessel
-    Prize in Chemistry" for a question about the "Kessel Prize in Geology"."""
+    Prize in Chemistry" for a question about the "Kessel Prize in Geology", the "CFDA Awards" for the "Maxwell
+    Award"."""
     asked: dict[str, set[str]] = {}
-    for m in _QUALIFIED.finditer(question):
-        asked.setdefault(m.group(1).lower(), set()).add(m.group(2).lower())
-    clash = False
-    for m in _QUALIFIED.finditer(sentence):
-        wanted = asked.get(m.group(1).lower())
-        if wanted is None:
-            continue
-        if m.group(2).lower() in wanted:
-            return False  # it also names the asked one
-        clash = True
-    return clash
+    for head, qualifier in _qualifiers(question):
+        asked.setdefault(head, set()).add(qualifier)
+    said: dict[str, set[str]] = {}
+    for head, qualifier in _qualifiers(sentence):
+        said.setdefault(head, set()).add(qualifier)
+    # a clash unless it also names the asked one
+    return any(head in asked and not qualifiers & asked[head] for head, qualifiers in said.items())

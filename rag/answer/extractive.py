@@ -47,7 +47,7 @@ ON_TOPIC_PASSAGE = 0.42
 EVIDENCE_SENTENCE = 0.3
 EVIDENCE_PASSAGE = 0.33
 MAX_SENTENCES = 3
-NAMED = frozenset({"person", "organisation", "place"})  # answers that are names
+NAMED = frozenset({"person", "organisation", "place", "name"})  # answers that are names
 MAX_SIDES = 4  # yes/no: one sentence from each of this many reports
 CLOSE_TO_BEST = 0.08
 CLOSE_TO_BEST_LATEST = 0.2
@@ -81,6 +81,7 @@ _WHAT = {
     "person": "who it was",
     "organisation": "which organisation it was",
     "place": "where it was",
+    "name": "the name asked about",
     "yes_no": "what this question asks",
     "free": "what this question asks",
 }
@@ -164,6 +165,8 @@ class ExtractiveAnswerer:
             candidates = spans(ref.text, focused)
             if plan.answer_type == "person":  # "Total Electoral Votes Needed", "Meet", "Colombian": not a name
                 candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+            elif plan.answer_type in NAMED:  # "Against all odds": a sentence's first word, not a name
+                candidates = [c for c in candidates if not _common_words(c.text, lowercase)]
             span = _near_date(candidates, ref.text, plan) if candidates else None
             around = article_text[hit.article_id]
             if _REFERS_BACK.search(ref.text):  # "The two astronauts spent 286 days": the headline names them
@@ -469,7 +472,7 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False
     if plan.typed and s.span is None:
         return False
-    if not plan.says_verb(s.ref.text):
+    if not plan.says_verb(s.ref.text) or not plan.says_role(s.ref.text):
         return False
     if plan.event_dates and s.date <= 0:
         return False

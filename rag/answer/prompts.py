@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-PROMPT_VERSION = "answer-v2"
+PROMPT_VERSION = "answer-v3"  # v3: "name" questions ("which movie", "what is the name of") expect a name
 
 REFUSAL_SENTENCE = "The sources do not answer this question."
 
@@ -44,6 +44,7 @@ EXPECTED_ANSWER = {
     "person": "a person's name",
     "organisation": "an organisation's name",
     "place": "a place",
+    "name": "the name of a work, product or thing",
     "yes_no": "yes or no, with the evidence from each source",
     "free": "a short explanation",
 }

@@ -137,3 +137,74 @@ def test_questions_asking_for_the_news_on_a_topic(question: str, overview: bool)
 )
 def test_a_name_qualified_otherwise_is_another_thing(question: str, sentence: str, clash: bool) -> None:
     assert qualifier_clash(question, sentence) is clash
+
+
+def test_a_prize_named_by_the_word_before_it_is_another_prize() -> None:
+    assert qualifier_clash("Who is the Maxwell Award winner in 2019?", "2019 CFDA Awards winners: Ann Lee, Bo Marsh.")
+    assert not qualifier_clash("Who is the Maxwell Award winner in 2019?", "Joe Burrow won the Maxwell Award.")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "verb"),
+    [
+        ("When was Diablo 3 released?", "date", "releas"),
+        ("When will the first season of The Blacklist premiere?", "date", "premiere"),
+        ("What is the release date for Super Mario Odyssey?", "date", "release"),
+        ("What is the date of the 2021 NBA Draft?", "date", None),
+        ("When is the Super Bowl?", "date", None),  # "bowl" is no act
+        ("What is the name of Amazon's AI assistant?", "name", None),
+        ("Which movie won Best Picture at the 90th Academy Awards?", "name", "win"),
+        ("Which actor won Best Actor at the 92nd Academy Awards?", "person", "win"),
+    ],
+)
+def test_answer_types_and_acts_of_when_and_which_questions(question: str, kind: str, verb: str | None) -> None:
+    plan = read_question(question)
+    assert (plan.answer_type, plan.verb) == (kind, verb)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "says"),
+    [
+        ("The game was released on March 3, 2017.", True),
+        ("The game launched worldwide on March 3, 2017.", True),
+        ("The game will arrive on Steam on December 6.", False),  # a later port, not the release
+        ("Sep 13, 2022 ... the sequel has been revealed.", False),
+    ],
+)
+def test_when_was_it_released_is_answered_by_a_release(sentence: str, says: bool) -> None:
+    assert read_question("When was the game released?").says_verb(sentence) is says
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "says"),
+    [
+        ("Who is the director of the Pelling movie?", "The film was directed by Ann Lee.", True),
+        ("Who is the CEO of Pellco?", "Pellco's chief executive, Ann Lee, spoke.", True),
+        ("Who is the CEO of Pellco?", "Ann Lee, the founder of Pellco, spoke.", False),
+        ("Who was the runner-up of the Dunmore Cup?", "The Gulls beat the Rovers in the Dunmore Cup final.", False),
+        ("Who was the runner-up of the Dunmore Cup?", "The Gulls beat the losing finalists, the Rovers.", True),
+        ("Who is the individual that founded Pellco?", "Ann Lee founded Pellco.", True),  # no role asked
+    ],
+)
+def test_who_is_the_role_of_is_answered_by_a_sentence_giving_the_role(question: str, sentence: str, says: bool) -> None:
+    assert read_question(question).says_role(sentence) is says
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "names"),
+    [
+        ("Who is the CEO of Apple?", "Apple CEO Tim Cook attends the opening.", ["Tim Cook"]),
+        ("Who is the president of FIFA?", "Sepp Blatter, the former president of FIFA, spoke.", []),
+        (
+            "Who is the president of FIFA?",
+            "Former president Sepp Blatter and Gianni Infantino met.",
+            ["Gianni Infantino"],
+        ),
+        ("Who is the individual behind FTX?", "Sam Bankman-Fried, former CEO of FTX, spoke.", ["Sam Bankman-Fried"]),
+        ("Who was named the 2021 Teacher of the Year?", "She was named Teacher of the Year.", []),
+        ("Who was named the 2021 Teacher of the Year?", "Las Vegas educator Ann Lee was honoured.", ["Ann Lee"]),
+        ("What is the name of the headset?", "It shows 3-D objects.", []),
+    ],
+)
+def test_who_spans_are_people_now_in_the_role(question: str, sentence: str, names: list[str]) -> None:
+    assert [s.text for s in spans(sentence, read_question(question))] == names
