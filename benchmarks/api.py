@@ -253,6 +253,7 @@ async def load_level(url: str, clients: int, seconds: float, qs: list[str]) -> d
     latencies: list[float] = []
     errors: list[str] = []
     refused = 0
+    stages: dict[str, list[float]] = {}  # the server's own per-stage timings (Answer.timings_ms)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits, trust_env=False) as client:
         # Warm up (connections, caches) before the clock starts.
@@ -271,7 +272,10 @@ async def load_level(url: str, clients: int, seconds: float, qs: list[str]) -> d
                     errors.append(f"{response.status_code}: {response.text[:200]}")
                     continue
                 latencies.append(elapsed)
-                refused += bool(response.json()["refused"])
+                answer = response.json()
+                refused += bool(answer["refused"])
+                for stage, ms in (answer.get("timings_ms") or {}).items():
+                    stages.setdefault(stage, []).append(ms)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -285,6 +289,7 @@ async def load_level(url: str, clients: int, seconds: float, qs: list[str]) -> d
         "errors": len(errors),
         "refused": refused,
         "first_error": errors[0] if errors else None,
+        "server_stages_p50_ms": {stage: round(statistics.median(v), 2) for stage, v in stages.items()},
     }
 
 
@@ -392,7 +397,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "## API",
         "",
-        f"`benchmarks/api.py` on {result['machine']}, {result['date']}; load average {result['load_average_end']:.1f} "
+        f"`benchmarks/api.py` on {result['machine']}, {result['date']}; load average "
+        f"{result.get('load_average_start', float('nan')):.1f} at the start, {result['load_average_end']:.1f} "
         f"at the end (2 cores: above ~2 means other work shared the CPU). Baseline: {result['baseline'] or 'none'}, "
         "run on the same corpora in the same run. `newsrag serve` (one process, embedded Chroma, extractive answers) "
         f"and the clients share the machine; {result['seconds_per_level']:.0f} s per level after a warm-up.",
@@ -410,6 +416,16 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {chunks:,} | {lv['clients']} | {lv['rps']:.1f} | {lv['p50_ms']:.0f} ms | {lv['p95_ms']:.0f} ms | "
                 f"{lv['errors']} | {tail} |"
             )
+    lines += [
+        "",
+        "Inside the server at 1 client (Answer.timings_ms, p50): "
+        + "; ".join(
+            f"{result['corpora'][n]['chunks']:,} chunks: "
+            + ", ".join(f"{k} {v} ms" for k, v in serve["levels"][0].get("server_stages_p50_ms", {}).items())
+            for n, serve in runs["ours"]["serve"].items()
+        )
+        + ".",
+    ]
     lines += ["", "| chunks | question embedding alone (floor) p50 / p95 | serve ready | baseline serve ready |"]
     lines += ["| ---: | ---: | ---: | ---: |"]
     for n, floor in runs["ours"]["floor"].items():
@@ -442,7 +458,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "",
             f"Time to first token, scripted OpenAI-compatible server, {t['rounds']} sequential rounds (interleaved), "
-            "largest corpus:",
+            f"over {t['chunks']:,} chunks:",
             "",
             "| path | p50 | p95 | added over direct (p50) |",
             "| --- | ---: | ---: | ---: |",
@@ -561,12 +577,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-seconds", type=float, default=60.0, help="the 32-client soak for resident memory")
     parser.add_argument("--ask-runs", type=int, default=5, help="`newsrag ask` runs over samples/")
     parser.add_argument("--skip-ttft", action="store_true")
+    parser.add_argument(
+        "--ttft-articles", type=int, help="the corpus time to first token is measured over (default: the largest)"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 articles, 5 s per level, 20 TTFT rounds")
     parser.add_argument("--write", action="store_true", help="write the '## API' section of benchmarks/RESULTS.md")
     parser.add_argument(
         "--build-only", action="store_true", help="ingest the corpora that are missing, measure nothing, and exit"
     )
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
     if args.quick:
         args.articles, args.seconds, args.ttft_rounds = "1000", 5.0, 20
     OUT.mkdir(parents=True, exist_ok=True)
@@ -598,12 +618,20 @@ def main(argv: list[str] | None = None) -> int:
         runs["ours"]["ask"] = cli_ask(args.ours, "ours", args.ask_runs)
         if args.baseline:
             runs["baseline"]["ask"] = cli_ask(args.baseline, "baseline", args.ask_runs)
-    timing = None if args.skip_ttft else ttft(largest, qs, args.ttft_rounds, args.ours)
+    timing = None
+    if not args.skip_ttft:
+        ttft_size = args.ttft_articles or sizes[-1]
+        ttft_data = ensure_corpus(ttft_size)
+        timing = {
+            "chunks": json.loads((ttft_data / "ingested.json").read_text())["chunks"],
+            **ttft(ttft_data, questions(400, ttft_size), args.ttft_rounds, args.ours),
+        }
     if timing:
         print(json.dumps(timing), flush=True)
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+        "load_average_start": load_start,
         "load_average_end": os.getloadavg()[0],
         "baseline": str(args.baseline) if args.baseline else None,
         "ours": str(args.ours or REPO),
