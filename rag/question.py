@@ -494,12 +494,13 @@ class Span:
 
 
 def proper_names(sentence: str) -> list[Span]:
-    """Capitalised names in a sentence, leading titles and sentence openers removed; "A and B" are two."""
+    """Capitalised names in a sentence, leading titles and sentence openers removed; "A and B" are two, and so
+    are "A's B"."""
     out: list[Span] = []
     for m in _PROPER.finditer(sentence):
         offset = m.start()
-        for part in re.split(r"(\s+(?:and|&)\s+)", m.group(0)):
-            if not re.fullmatch(r"\s+(?:and|&)\s+", part) and (span := _clean_name(sentence, offset, part)):
+        for part in re.split(r"(\s+(?:and|&)\s+|['’]s\s+)", m.group(0)):  # "Nintendo's CEO Doug Bowser": two
+            if not re.fullmatch(r"\s+(?:and|&)\s+|['’]s\s+", part) and (span := _clean_name(sentence, offset, part)):
                 out.append(span)
             offset += len(part)
     return out
@@ -594,6 +595,7 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
         if (role := _PRESENT_ROLE.match(plan.question)) and not re.search(r"\b(?:former|ex-|late)\b", plan.question):
             out = [s for s in out if not _formerly(sentence, s, role.group(1))]  # not "the former president"
         out = [s for s in out if not _PLACE_FIRST.match(s.text)]  # "Las Vegas educator"
+        out = [s for s in out if not _ATTRIBUTIVE.match(sentence[s.end :])]  # "the Alabama quarterback"
         people = [s for s in out if len(s.text.split()) >= 2 and not ORG_HINT.search(s.text)]
         out = people + [s for s in out if s not in people]
     return out
@@ -601,6 +603,10 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
 
 # "Who is the president of FIFA": a role held now
 _PRESENT_ROLE = re.compile(r"^\s*(?:and\s+)?who (?:is|are) (?:the |its |their )?(?:new |current )?([a-z][\w-]*)", re.I)
+_ATTRIBUTIVE = re.compile(
+    r"\s+(?:quarterback|player|players|coach|founder|team|fans|officials|educator|director|star|striker|forward|"
+    r"president|ceo|chief|spokes\w+|executive|board|club|side|native|resident|company|firm|group)\b"
+)
 _PLACE_FIRST = re.compile(r"(?:Las|Los|San|Santa|Fort|Lake|Mount|Port|North|South|East|West)\s")
 
 
@@ -619,10 +625,18 @@ def _after_title(span: Span) -> Span:
 
 def _formerly(sentence: str, span: Span, role: str) -> bool:
     """The name is given as the role's former holder: "former president Ann Lee", "Sepp Blatter, the former
-    president of FIFA" (a "former CEO" answers who the individual is, not who the president is now)."""
+    president of FIFA", "Ann Lee was the CEO", "Ann Lee announced she was stepping down as CEO" (a "former CEO"
+    answers who the individual is, not who the president is now)."""
     before, after = sentence[: span.start], sentence[span.end :]
     former = rf"\b(?:former|ex-|then-|late)\s*(?:[\w-]+\s+){{0,2}}{re.escape(role)}"
-    return bool(re.search(rf"{former}\s*$", before, re.I) or re.match(rf"^,?\s+(?:the\s+|a\s+)?{former}", after, re.I))
+    was = rf"^\s+(?:was|had been)\s+(?:the\s+|a\s+)?(?:[\w-]+\s+){{0,3}}{re.escape(role)}"
+    left = rf"^.{{0,60}}\b(?:stepp(?:ing|ed)|steps?)\s+down\s+as\s+(?:[\w-]+\s+){{0,2}}{re.escape(role)}"
+    return bool(
+        re.search(rf"{former}\s*$", before, re.I)
+        or re.match(rf"^,?\s+(?:the\s+|a\s+)?{former}", after, re.I)
+        or re.match(was, after, re.I)
+        or re.match(left, after, re.I)
+    )
 
 
 def _dedupe(found: list[Span]) -> list[Span]:
@@ -691,6 +705,29 @@ _NUMBERED = re.compile(
 )
 
 
+# "Avengers: Infinity War": a subtitle is two capitalised words or more ("From Netflix: The world of ..." is none)
+_SUBTITLED = re.compile(r"\b([A-Z][\w'’-]*):\s+(?:(?:The|A|An)\s+)?([A-Z][\w'’-]*)\s+(?:(?:of|the|and|a)\s+)*[A-Z]")
+
+
+def subtitle_clash(question: str, sentence: str) -> bool:
+    """The sentence names another work of the asked title's series: "Avengers: Infinity War" for a question about
+    "The Avengers", "Xenoblade Chronicles: Definitive Edition" for "Xenoblade Chronicles" (not when it also
+    names the asked one, with its subtitle or without one)."""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    subtitles = {m.group(1).lower(): m.group(2).lower() for m in _SUBTITLED.finditer(question)}
+    clash = False
+    for m in _SUBTITLED.finditer(sentence):
+        head, subtitle = m.group(1).lower(), m.group(2).lower()
+        if head not in asked:
+            continue
+        if subtitles.get(head) == subtitle:
+            return False
+        plain = re.search(rf"\b{re.escape(m.group(1))}\b(?!:)", sentence)
+        if head in subtitles or not plain:
+            clash = True
+    return clash
+
+
 def numbered_clash(question: str, sentence: str) -> bool:
     """The sentence names something the question names, with another number: "Splatoon 1" for a question
     about "Splatoon 2", "Spider-Man 2" for "Marvel's Spider-Man", "Season 10" for "Season 11"."""
@@ -708,7 +745,10 @@ def numbered_clash(question: str, sentence: str) -> bool:
 
 
 # ---------- qualified names: "Nobel Prize in Chemistry", "Ministry of Defence" ----------
-_QUALIFIED = re.compile(r"\b([A-Z][\w'’-]*)\s+(?:in|of|for)\s+(?:the\s+)?([A-Z][\w'’-]*)")
+_QUALIFIED = re.compile(
+    r"\b([A-Z][\w'’-]*|(?:president|ceo|director|chairman|head|leader|captain|coach|minister|governor|mayor|"
+    r"founder|owner)s?)\s+(?:in|of|for)\s+(?:the\s+)?([A-Z][\w'’-]*)"
+)
 # "Maxwell Award", "US Open": a prize, a title or a contest named by the word before it
 _NAMED_BY = re.compile(
     r"\b([A-Z][\w'’.-]*)\s+(Awards?|Prize|Cup|Trophy|Medal|Open|Championships?|Election|Games|Festival)\b"
@@ -718,7 +758,7 @@ _NAMED_BY = re.compile(
 def _qualifiers(text: str) -> list[tuple[str, str]]:
     """(head, qualifier) pairs; a qualifier before the head is keyed apart from one after it ("Kessel Prize in
     Geology": prize/geology and kessel/prize)."""
-    pairs = [(m.group(1).lower(), m.group(2).lower()) for m in _QUALIFIED.finditer(text)]
+    pairs = [(m.group(1).lower().removesuffix("s"), m.group(2).lower()) for m in _QUALIFIED.finditer(text)]
     pairs += [
         ("^" + m.group(2).lower().rstrip("s"), m.group(1).lower().replace(".", "")) for m in _NAMED_BY.finditer(text)
     ]

@@ -33,6 +33,7 @@ from rag.question import (
     relative_year,
     spans,
     stems,
+    subtitle_clash,
 )
 from rag.sentences import SentenceRef, SentenceVectors
 
@@ -480,8 +481,8 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False  # a sentence that says none of what is asked about ("Jul 12, 2023...") answers nothing
     if s.ref.text.rstrip().endswith("?") or numbered_clash(plan.question, s.ref.text):
         return False  # a question answers nothing; "Splatoon 1" is not the "Splatoon 2" asked about
-    if qualifier_clash(plan.question, s.ref.text):
-        return False  # the "Prize in Chemistry" is not the "Prize in Geology" asked about
+    if qualifier_clash(plan.question, s.ref.text) or subtitle_clash(plan.question, s.ref.text):
+        return False  # the "Prize in Chemistry" is not the "Prize in Geology", "Avengers: Endgame" not "The Avengers"
     if len(plan.key_terms) >= LONG_QUESTION:  # its names are spread over the reports it combines
         return s.coverage >= LONG_COVERAGE or s.across >= LONG_COVERAGE
     return (s.coverage >= MIN_COVERAGE and s.named >= MIN_COVERAGE) or s.across >= MIN_COVERAGE

@@ -13,6 +13,7 @@ from rag.question import (
     read_question,
     same_outlet,
     spans,
+    subtitle_clash,
 )
 
 
@@ -208,3 +209,21 @@ def test_who_is_the_role_of_is_answered_by_a_sentence_giving_the_role(question: 
 )
 def test_who_spans_are_people_now_in_the_role(question: str, sentence: str, names: list[str]) -> None:
     assert [s.text for s in spans(sentence, read_question(question))] == names
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clash"),
+    [
+        ("Who directed The Avengers?", "The Russo brothers directed Avengers: Infinity War.", True),
+        ("Who directed The Avengers?", "Whedon directed The Avengers before Avengers: Age of Ultron.", False),
+        ("When was Pell Chronicles released?", "Pell Chronicles: Definitive Edition came out in 2020.", True),
+        (
+            "When was Pell Chronicles: Definitive Edition released?",
+            "Pell Chronicles: Definitive Edition came out.",
+            False,
+        ),
+        ("What is coming to Netflix?", "From Netflix: The world of a family shatters.", False),  # no subtitle
+    ],
+)
+def test_another_work_of_the_series_is_another_thing(question: str, sentence: str, clash: bool) -> None:
+    assert subtitle_clash(question, sentence) is clash
