@@ -193,6 +193,7 @@ class EventDate:
     year: int
     month: int | None = None
     phrase: str = ""
+    in_name: bool = False  # "Cyberpunk 2077", "Election 2020": a number a name carries, which may lie ahead
 
     @property
     def start(self) -> datetime:
@@ -200,6 +201,8 @@ class EventDate:
 
     def after(self, as_of: datetime) -> bool:
         """Nothing about this date can be reported yet: it begins after as_of."""
+        if self.in_name:
+            return False
         return self.start > (as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC))
 
     def in_text(self, text: str) -> bool:
@@ -238,7 +241,8 @@ def event_dates(question: str) -> tuple[EventDate, ...]:
         if _WINDOW_BEFORE_YEAR.search(before):
             continue
         phrase = question[m.start() - (len(mm.group(0)) if month and mm else 0) : m.end()]
-        found.append(EventDate(int(m.group(1)), month, phrase.strip()))
+        in_name = not month and bool(re.search(r"[A-Z][\w'’-]*\s+$", before))
+        found.append(EventDate(int(m.group(1)), month, phrase.strip(), in_name))
     unique = {(d.year, d.month): d for d in found}
     return tuple(unique.values())
 
@@ -298,6 +302,23 @@ class QuestionPlan:
         said = _ROLE_AS.get(self.role)
         return bool(said and said.search(sentence))
 
+    @property
+    def acting_place(self) -> bool:
+        """ "Which country won ...": the place is who acted, so it is named without "in" or "at"."""
+        return self.answer_type == "place" and bool(_PLACE_ACTS.match(self.question))
+
+    def verb_at(self, sentence: str) -> int | None:
+        """Where the sentence says the question's act ("came out on top", "won"), if it does."""
+        if not self.verb:
+            return None
+        root = self.verb.removesuffix("e") if len(self.verb) > 4 else self.verb
+        for m in _WORD.finditer(sentence):
+            if stem(m.group(0)) == self.verb or (len(root) >= 4 and stem(m.group(0)).startswith(root)):
+                return m.start()
+        said = _SAID_AS.get(root)
+        found = said.search(sentence) if said else None
+        return found.start() if found else None
+
     def says_verb(self, sentence: str) -> bool:
         """The question's verb, a word it begins ("agreed" / "agreement"), or news wording for the same act
         ("who won the prize": "the prize went to", "was awarded to") is in the sentence."""
@@ -317,13 +338,14 @@ _SAID_AS: dict[str, re.Pattern[str]] = {
     "win": re.compile(
         r"\b(?:went|goes|awarded|given|handed)\s+to\b|\b(?:was|were|been|is|are)\s+awarded\b|"
         r"\b(?:wins|winning|winners?|victors?|victory|victorious|champions?|laureates?|clinch(?:ed|es)|captured|"
-        r"received|beat|defeated|triumphed)\b",
+        r"received|beat|defeated|triumphed|elected|chose|chosen|topped)\b|\bcame out on top\b",
         re.I,
     ),
     "releas": re.compile(r"\b(?:launch\w*|debut\w*|came out|comes? out|hits? (?:shelves|stores))\b", re.I),
     "premier": re.compile(r"\b(?:debut\w*|airs?|aired|returns?|returned)\b", re.I),
     "announc": re.compile(r"\b(?:unveil\w*|reveal\w*|introduc\w*|launch\w*)\b", re.I),
     "found": re.compile(r"\b(?:established|set up|started|formed|created|launched)\b", re.I),
+    "host": re.compile(r"\b(?:held|staged|venue|site)\b", re.I),
     "launch": re.compile(r"\b(?:releas\w*|debut\w*|lift(?:ed|s)? off|blast(?:ed|s)? off)\b", re.I),
 }
 
@@ -585,11 +607,14 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
         if plan.answer_type in ("person", "place") and words & named:
             continue  # "who won Wimbledon": not "Wimbledon Championships"; a person or place is not what is asked about
         out.append(span)
-    if plan.answer_type == "place":  # a place is where something is: "in Mare Crisium", "at Raymond James Stadium"
+    if plan.answer_type == "place" and not plan.acting_place:
+        # a place is where something is: "in Mare Crisium", "at Raymond James Stadium"
         out = [
             s for s in out if re.search(r"\b(?:in|at|near|from|on|outside|inside)\s+(?:the\s+)?$", sentence[: s.start])
         ]
-    elif plan.answer_type == "person":
+    elif plan.acting_place:  # "Summer Olympics" is no country or city
+        out = [s for s in out if not _EVENT_WORDS.search(s.text)]
+    if plan.answer_type == "person":
         # "victory in Paris" names a place, not a person
         out = [s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at)\s+$", sentence[: s.start])]
         if (role := _PRESENT_ROLE.match(plan.question)) and not re.search(r"\b(?:former|ex-|late)\b", plan.question):
@@ -603,6 +628,13 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
 
 # "Who is the president of FIFA": a role held now
 _PRESENT_ROLE = re.compile(r"^\s*(?:and\s+)?who (?:is|are) (?:the |its |their )?(?:new |current )?([a-z][\w-]*)", re.I)
+# "Which country won ...", "which city hosted ...": the place itself acts, so it is named without "in" or "at".
+_PLACE_ACTS = re.compile(
+    r"^\s*(?:and\s+)?(?:which|what) (?:country|countries|city|cities|nation|state|town|region)\s+"
+    r"(?!(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b)[a-z]+(?:ed|s)?\b",
+    re.I,
+)
+_EVENT_WORDS = re.compile(r"\b(?:Olympics|Games|Cup|Championships?|Awards?|Election|Festival|Summit|Conference)\b")
 _ATTRIBUTIVE = re.compile(
     r"\s+(?:quarterback|player|players|coach|founder|team|fans|officials|educator|director|star|striker|forward|"
     r"president|ceo|chief|spokes\w+|executive|board|club|side|native|resident|company|firm|group)\b"

@@ -155,7 +155,7 @@ class ExtractiveAnswerer:
         # Key terms may sit elsewhere in the article ("Wilmore" two paragraphs before "286 days").
         article_text: dict[str, str] = {}
         lowercase = {w for h in hits for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", h.text)}
-        known = _known_names(hits) if plan.answer_type == "person" else Counter()
+        known = _known_names(hits) if plan.answer_type == "person" or plan.acting_place else Counter()
         for h in hits:
             article_text[h.article_id] = article_text.get(h.article_id, "") + " " + h.text
         out: list[Scored] = []
@@ -166,6 +166,10 @@ class ExtractiveAnswerer:
             candidates = spans(ref.text, focused)
             if plan.answer_type == "person":  # "Total Electoral Votes Needed", "Meet", "Colombian": not a name
                 candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+            elif plan.acting_place:  # "Discover the legacy": a one-word place must be a name the passages use
+                candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+                if candidates and (at := plan.verb_at(ref.text)) is not None:  # "..., Norway came out on top"
+                    candidates.sort(key=lambda c: abs(c.end - at))
             elif plan.answer_type in NAMED:  # "Against all odds": a sentence's first word, not a name
                 candidates = [c for c in candidates if not _common_words(c.text, lowercase)]
             span = _near_date(candidates, ref.text, plan) if candidates else None
