@@ -307,6 +307,18 @@ class QuestionPlan:
         """ "Which country won ...": the place is who acted, so it is named without "in" or "at"."""
         return self.answer_type == "place" and bool(_PLACE_ACTS.match(self.question))
 
+    def role_at(self, sentence: str) -> int | None:
+        """Where the sentence gives the asked role ("video director Bruce Gowers"), if it does."""
+        if not self.role:
+            return None
+        root = self.role[:6] if len(self.role) > 6 else self.role
+        for m in _WORD.finditer(sentence):
+            if stem(m.group(0)).startswith(root):
+                return m.start()
+        said = _ROLE_AS.get(self.role)
+        found = said.search(sentence) if said else None
+        return found.start() if found else None
+
     def verb_at(self, sentence: str) -> int | None:
         """Where the sentence says the question's act ("came out on top", "won"), if it does."""
         if not self.verb:
@@ -601,6 +613,8 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
     for span in proper_names(sentence):
         if plan.answer_type == "person":
             span = _after_title(span)
+            if span.text in _NOT_NAMES:  # "FIFA Men"
+                continue
         words = {stem(w) for w in span.text.split()}
         if words <= asked or span.text.lower() in excluded or any(span.text.lower() in x for x in excluded):
             continue
@@ -616,7 +630,9 @@ def _entity_spans(sentence: str, plan: QuestionPlan) -> list[Span]:
         out = [s for s in out if not _EVENT_WORDS.search(s.text)]
     if plan.answer_type == "person":
         # "victory in Paris" names a place, not a person
-        out = [s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at)\s+$", sentence[: s.start])]
+        out = [
+            s for s in out if len(s.text.split()) > 1 or not re.search(r"\b(?:in|at|to|from)\s+$", sentence[: s.start])
+        ]
         if (role := _PRESENT_ROLE.match(plan.question)) and not re.search(r"\b(?:former|ex-|late)\b", plan.question):
             out = [s for s in out if not _formerly(sentence, s, role.group(1))]  # not "the former president"
         out = [s for s in out if not _PLACE_FIRST.match(s.text)]  # "Las Vegas educator"
@@ -758,6 +774,19 @@ def subtitle_clash(question: str, sentence: str) -> bool:
         if head in subtitles or not plain:
             clash = True
     return clash
+
+
+def extended_clash(question: str, sentence: str) -> bool:
+    """The sentence names a longer thing that begins with a name the question uses: the "NBA Draft Combine" for
+    the "NBA Draft", "Assassin's Creed Syndicate" for "Assassin's Creed" (names of two words or more, and only
+    where the sentence never names the asked one alone)."""
+    for name in read_question(question).entities:
+        if len(name.split()) < 2:
+            continue
+        found = [m.end() for m in re.finditer(rf"\b{re.escape(name)}\b", sentence)]
+        if found and all(re.match(r"\s+[A-Z][\w'’-]*", sentence[end:]) for end in found):
+            return True
+    return False
 
 
 def numbered_clash(question: str, sentence: str) -> bool:

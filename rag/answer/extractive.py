@@ -26,6 +26,7 @@ from rag.question import (
     ORG_HINT,
     QuestionPlan,
     Span,
+    extended_clash,
     numbered_clash,
     proper_names,
     qualifier_clash,
@@ -166,10 +167,12 @@ class ExtractiveAnswerer:
             candidates = spans(ref.text, focused)
             if plan.answer_type == "person":  # "Total Electoral Votes Needed", "Meet", "Colombian": not a name
                 candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+                if len(candidates) > 1:  # "video director Bruce Gowers": the name the role is given to
+                    candidates = _nearest_first(candidates, plan.role_at(ref.text))
             elif plan.acting_place:  # "Discover the legacy": a one-word place must be a name the passages use
                 candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
-                if candidates and (at := plan.verb_at(ref.text)) is not None:  # "..., Norway came out on top"
-                    candidates.sort(key=lambda c: abs(c.end - at))
+                if len(candidates) > 1:  # "..., Norway came out on top": the place that did it
+                    candidates = _nearest_first(candidates, plan.verb_at(ref.text))
             elif plan.answer_type in NAMED:  # "Against all odds": a sentence's first word, not a name
                 candidates = [c for c in candidates if not _common_words(c.text, lowercase)]
             span = _near_date(candidates, ref.text, plan) if candidates else None
@@ -337,6 +340,10 @@ def _continuation(lead: Scored, ranked: list[Scored]) -> Scored | None:
     return following if following.span is not None and _CONTINUES.match(following.ref.text) else None
 
 
+def _nearest_first(candidates: list[Span], at: int | None) -> list[Span]:
+    return candidates if at is None else sorted(candidates, key=lambda c: min(abs(c.start - at), abs(c.end - at)))
+
+
 def _headline_names(span: Span, hit: Hit, plan: QuestionPlan) -> bool:
     if plan.answer_type not in NAMED or not hit.title:
         return False
@@ -379,6 +386,8 @@ def _person_like(name: str, lowercase: set[str], known: Counter[str]) -> bool:
     if _common_words(name, lowercase) or ORG_HINT.search(name) or _NOT_PERSON.search(name):
         return False
     if any(len(w) >= 3 and w.isupper() for w in words):  # "FIFA", "NFLPA": organisations
+        return False
+    if len(words) > 4:  # "Outstanding Performance By A Female Actor": a heading, not a name
         return False
     return len(words) >= 2 or known[words[0]] >= 2
 
@@ -485,7 +494,7 @@ def _bears(s: Scored, plan: QuestionPlan) -> bool:
         return False  # a sentence that says none of what is asked about ("Jul 12, 2023...") answers nothing
     if s.ref.text.rstrip().endswith("?") or numbered_clash(plan.question, s.ref.text):
         return False  # a question answers nothing; "Splatoon 1" is not the "Splatoon 2" asked about
-    if qualifier_clash(plan.question, s.ref.text) or subtitle_clash(plan.question, s.ref.text):
+    if any(clash(plan.question, s.ref.text) for clash in (qualifier_clash, subtitle_clash, extended_clash)):
         return False  # the "Prize in Chemistry" is not the "Prize in Geology", "Avengers: Endgame" not "The Avengers"
     if len(plan.key_terms) >= LONG_QUESTION:  # its names are spread over the reports it combines
         return s.coverage >= LONG_COVERAGE or s.across >= LONG_COVERAGE

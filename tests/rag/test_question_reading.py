@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from rag.question import (
     EventDate,
+    extended_clash,
     named_outlets,
     numbered_clash,
     proper_names,
@@ -227,3 +230,43 @@ def test_who_spans_are_people_now_in_the_role(question: str, sentence: str, name
 )
 def test_another_work_of_the_series_is_another_thing(question: str, sentence: str, clash: bool) -> None:
     assert subtitle_clash(question, sentence) is clash
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clash"),
+    [
+        ("What is the date of the 2021 NBA Draft?", "The 2021 NBA Draft Combine is set for June 21.", True),
+        (
+            "What is the date of the 2021 NBA Draft?",
+            "The Draft Combine comes before the NBA Draft on July 29.",
+            False,
+        ),
+        ("Who is the director of the Pell Creed movie?", "Ann Lee, director of Pell Creed Syndicate, spoke.", True),
+        ("How much did Tesla earn?", "Tesla Model 3 sales rose.", False),  # one-word names are left alone
+    ],
+)
+def test_a_longer_name_beginning_with_the_asked_one_is_another_thing(question: str, sentence: str, clash: bool) -> None:
+    assert extended_clash(question, sentence) is clash
+
+
+def test_a_year_a_name_carries_is_no_future_event() -> None:
+    as_of = datetime(2025, 1, 1, tzinfo=UTC)
+    assert read_question("What is the release date of Cyberpunk 2077?").future_event(as_of) is None
+    assert read_question("How much did Microsoft invest in OpenAI in 2031?").future_event(as_of) is not None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "first"),
+    [
+        ("Which country won the most medals?", "At the Games in Pyeong, Korea, Norway came out on top.", "Norway"),
+        ("Which city hosted the 2012 Games?", "London hosted the 2012 Games.", "London"),
+        ("Where were the 2012 Games held?", "London hosted the 2012 Games.", None),  # "where": in or at a place
+    ],
+)
+def test_a_place_that_acts_needs_no_in(question: str, sentence: str, first: str | None) -> None:
+    plan = read_question(question)
+    found = spans(sentence, plan)
+    if first is None:
+        assert found == []
+    else:
+        assert plan.acting_place and first in [s.text for s in found]
