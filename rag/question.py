@@ -776,6 +776,13 @@ def subtitle_clash(question: str, sentence: str) -> bool:
     return clash
 
 
+# A word that makes a name longer and names another thing; the event's own words ("Marathon Championships",
+# "Cup Final") name the same one.
+_LONGER = re.compile(
+    r"\s+(?!(?:Championships?|Finals?|Tournament|Race|Games|Series|Competition|Event|Day|Week)\b)[A-Z][\w'’-]*"
+)
+
+
 def extended_clash(question: str, sentence: str) -> bool:
     """The sentence names a longer thing that begins with a name the question uses: the "NBA Draft Combine" for
     the "NBA Draft", "Assassin's Creed Syndicate" for "Assassin's Creed" (names of two words or more, and only
@@ -784,7 +791,7 @@ def extended_clash(question: str, sentence: str) -> bool:
         if len(name.split()) < 2:
             continue
         found = [m.end() for m in re.finditer(rf"\b{re.escape(name)}\b", sentence)]
-        if found and all(re.match(r"\s+[A-Z][\w'’-]*", sentence[end:]) for end in found):
+        if found and all(re.match(_LONGER, sentence[end:]) for end in found):
             return True
     return False
 

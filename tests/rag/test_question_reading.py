@@ -270,3 +270,9 @@ def test_a_place_that_acts_needs_no_in(question: str, sentence: str, first: str 
         assert found == []
     else:
         assert plan.acting_place and first in [s.text for s in found]
+
+
+def test_the_events_own_words_do_not_make_it_another_event() -> None:
+    assert not extended_clash(
+        "Who won the Corvale Marathon in 2024?", "At the Corvale Marathon Championships, Ann won."
+    )
