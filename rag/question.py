@@ -10,6 +10,7 @@ The plan is frozen and typed; the answerers use it to find answer-bearing senten
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -148,6 +149,7 @@ _IRREGULAR = {
 _SAME = {"discuss": "talk", "negotiat": "talk", "acquir": "buy", "purchas": "buy", "defeat": "beat"}
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude stem so 'talks', 'talked' and 'talk' meet; enough for matching question words to sentences."""
     w = _stem(word)
@@ -167,8 +169,10 @@ def _stem(word: str) -> str:
     return w
 
 
-def stems(text: str) -> set[str]:
-    return {stem(w) for w in _WORD.findall(text)}
+@functools.lru_cache(maxsize=4096)
+def stems(text: str) -> frozenset[str]:
+    """The stems of a text's words; remembered, since scoring asks for the same passages' stems per sentence."""
+    return frozenset(stem(w) for w in _WORD.findall(text))
 
 
 def answer_type(question: str) -> AnswerType:
