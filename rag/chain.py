@@ -161,7 +161,8 @@ class NewsQA:
             if closest:
                 text += f" The closest articles were: {closest}."
             return base.refusal(text, draft.refusal_reason or "no_relevant_sources")
-        verified = verify(draft.text, hits, self.scorer, shown=shown)
+        prefer = draft.short_answer.text if draft.short_answer else None
+        verified = verify(draft.text, hits, self.scorer, shown=shown, prefer=prefer)
         if not verified.citations:
             # Nothing the answer says could be tied to a retrieved source: do not present it as grounded.
             return base.refusal(NO_SOURCED_ANSWER, "no_relevant_sources", removed_markers=verified.removed)

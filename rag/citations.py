@@ -184,12 +184,15 @@ def verify(
     scorer: SupportScorer,
     auto_cite: bool = True,
     shown: Sequence[int] = (),
+    prefer: str | None = None,
 ) -> Verified:
     """Normalise, renumber and ground every citation of an answer in the retrieved hits.
 
     `shown`: hit numbers (1-based) in the order a stream already showed them to the reader as 1, 2, ...;
     each keeps its number and gets a citation, a real quote from its passage, even where the final text
     no longer carries its marker (then it is flagged unsupported).
+    `prefer`: the answer's short answer; of a passage's equally supported sentences, one holding it is quoted
+    (two lines quoting one passage get one quote, and the short answer must be verbatim in it).
     """
     normalised = normalise_markers(answer_text, len(hits))
     text = normalised.text
@@ -212,7 +215,9 @@ def verify(
         best_j, best_score = candidates[0] if candidates else -1, 0.0
         for i in claiming:
             for j in candidates:
-                if scores[i, j] > best_score:
+                if scores[i, j] > best_score or (
+                    scores[i, j] == best_score > 0 and prefer and prefer in sentences[j].text
+                ):
                     best_j, best_score = j, float(scores[i, j])
         if best_j < 0:
             quote_start, quote_end, quote = hit.start, hit.end, hit.text

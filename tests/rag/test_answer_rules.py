@@ -276,11 +276,6 @@ def test_a_surname_is_answered_by_the_full_name_from_the_answers_own_article(new
     assert "Tomas" not in draft.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the full name sits in the answering sentence's own chunk, which has one citation quote (the "
-    "answering sentence), so the answer's short answer is dropped as not verbatim in its quote",
-)
 def test_a_full_name_from_the_same_passage_survives_into_the_answer(newsroom: Newsroom) -> None:
     answer = newsroom.ask("fraud", FRAUD)
     assert answer.short_answer is not None and answer.short_answer.text == "Marta Okonkwo-Reyes"

@@ -118,3 +118,13 @@ def test_no_markers_and_no_support_gives_no_citations(embedder) -> None:
     )
     assert result.citations == ()
     assert result.text == "The weather in Lisbon is pleasant in spring."
+
+
+def test_of_two_quoted_sentences_of_one_passage_the_one_holding_the_short_answer_is_its_quote(embedder) -> None:
+    answer = (
+        "“Nvidia reported record revenue of $44.1 billion for the quarter.” [2]\n“Its shares rose 4% after hours.” [2]"
+    )
+    scorer = SupportScorer(EmbeddedSentences(embedder), embedder)
+    assert verify(answer, HITS, scorer).citations[0].quote.startswith("Nvidia reported")
+    preferred = verify(answer, HITS, scorer, prefer="4%").citations[0]
+    assert preferred.quote == "Its shares rose 4% after hours." and preferred.supported
