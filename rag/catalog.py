@@ -553,15 +553,22 @@ class Catalog(CommittingCatalog[sqlite3.Connection]):
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        cursor = self._connect().cursor()
-        cursor.row_factory = None  # plain tuples, in the SELECT's order: sqlite3.Row by name cost more than the query
-        rows = cursor.execute(
-            f"""SELECT c.id, c.article_id, c.idx, c.start, c.end,
-            substr(a.body, c.start + 1, c.end - c.start) AS text, a.title, a.source, a.url, a.published_at
-            FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})""",
-            list(chunk_ids),
+        # One row holding them all as JSON, not a row each: Python's sqlite3 gives up the GIL around every row
+        # step (~100 a question), and under concurrent questions each has to win it back.
+        (found,) = (
+            self._connect()
+            .execute(
+                f"""SELECT json_group_array(json_array(c.id, c.article_id, c.idx, c.start, c.end,
+                substr(a.body, c.start + 1, c.end - c.start), a.title, a.source, a.url, a.published_at))
+                FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})""",
+                list(chunk_ids),
+            )
+            .fetchone()
         )
-        return {r[0]: ChunkView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _from_iso(r[9])) for r in rows}
+        return {
+            r[0]: ChunkView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _from_iso(r[9]))
+            for r in json.loads(found)
+        }
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by chunk id (float32, one row per sentence); chunks without any are absent."""
