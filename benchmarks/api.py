@@ -10,9 +10,10 @@
    benchmarks/out/api-<N>/ through the real pipeline, and reused by later runs.
 2. The question's embedding alone is timed in this process: the floor under any request.
 3. `newsrag serve` runs as its own process over each corpus in extractive mode (the embedded default), and
-   with `--baseline DIR` the same is done with that checkout's code on the same corpus; clients from this
-   process POST /v1/ask with varied questions at 1, 8 and 32 concurrent clients: requests/s, p50/p95
-   latency, errors, time from start to /readyz, resident memory. Client and server share the machine's cores.
+   with `--baseline DIR` the same is done with that checkout's code on the same corpus, both up at once and
+   measured in turns at each level; clients from this process POST /v1/ask with varied questions at 1, 8
+   and 32 concurrent clients: requests/s, p50/p95 latency, errors, time from start to /readyz, resident
+   memory, and the server's own stage timings. Client and server share the machine's cores.
 4. Memory: resident memory of the served process before and after 60 s at 32 clients (largest corpus).
 5. `newsrag ask` over samples/ from process start to the printed answer.
 6. Time to first token: the scripted OpenAI-compatible server (testkit/scripted_llm.py) streams a
@@ -499,21 +500,28 @@ def embedding_floor(qs: list[str]) -> dict[str, float]:
     return {"p50_ms": round(pct(samples, 0.5) * 1000, 2), "p95_ms": round(pct(samples, 0.95) * 1000, 2)}
 
 
-def serve_levels(data: Path, qs: list[str], levels: list[int], seconds: float, code: Path | None, tag: str) -> dict:
-    api = ApiProcess(data, {"NEWSRAG_ANSWERER": "extractive"}, OUT / f"api-bench-{tag}.log", code)
-    out: dict[str, Any] = {
-        "ready_seconds": round(api.ready_seconds, 2),
-        "rss_mb_ready": round(api.rss_mb()),
-        "levels": [],
-    }
+def serve_levels(
+    data: Path, qs: list[str], levels: list[int], seconds: float, sides: dict[str, Path | None], n: int
+) -> dict[str, dict]:
+    """Each side's `newsrag serve` over one corpus, all of them up at once, measured level by level in turns
+    (ours then the baseline at one level, the other way round at the next), so a change in the machine's load
+    during the run falls on both sides alike rather than on whichever ran second."""
+    apis: dict[str, ApiProcess] = {}
+    out: dict[str, dict] = {}
     try:
-        for clients in levels:
-            level = asyncio.run(load_level(api.url, clients, seconds, qs))
-            level["rss_mb_after"] = round(api.rss_mb())
-            print(tag, json.dumps(level), flush=True)
-            out["levels"].append(level)
+        for tag, code in sides.items():
+            api = ApiProcess(data, {"NEWSRAG_ANSWERER": "extractive"}, OUT / f"api-bench-{tag}-{n}.log", code)
+            apis[tag] = api
+            out[tag] = {"ready_seconds": round(api.ready_seconds, 2), "rss_mb_ready": round(api.rss_mb()), "levels": []}
+        for i, clients in enumerate(levels):
+            for tag in list(apis) if i % 2 == 0 else list(reversed(apis)):
+                level = asyncio.run(load_level(apis[tag].url, clients, seconds, qs))
+                level["rss_mb_after"] = round(apis[tag].rss_mb())
+                print(f"{tag}-{n}", json.dumps(level), flush=True)
+                out[tag]["levels"].append(level)
     finally:
-        api.stop()
+        for api in apis.values():
+            api.stop()
     return out
 
 
@@ -603,11 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         corpora[n] = json.loads((data / "ingested.json").read_text())
         qs = questions(400, n)
         runs["ours"].setdefault("floor", {})[n] = embedding_floor(qs)
-        runs["ours"].setdefault("serve", {})[n] = serve_levels(data, qs, levels, args.seconds, args.ours, f"ours-{n}")
-        if args.baseline:
-            runs["baseline"].setdefault("serve", {})[n] = serve_levels(
-                data, qs, levels, args.seconds, args.baseline, f"baseline-{n}"
-            )
+        sides = {"ours": args.ours, **({"baseline": args.baseline} if args.baseline else {})}
+        for tag, measured in serve_levels(data, qs, levels, args.seconds, sides, n).items():
+            runs[tag].setdefault("serve", {})[n] = measured
     largest = ensure_corpus(sizes[-1])
     qs = questions(400, sizes[-1])
     if args.memory_seconds:
