@@ -262,6 +262,8 @@ class ExtractiveAnswerer:
             chosen.insert(1, more)  # "Half of the prize went to Baker." + "The other half was shared by ..."
             del chosen[MAX_SENTENCES:]
         conflict_text, conflict_refs = self._conflict(context, plan, bearing)
+        if not conflict_text:
+            conflict_text, conflict_refs = self._names_differ(context, plan, bearing)
         for extra in conflict_refs:
             if all(extra.ref != c.ref for c in chosen):
                 chosen.append(extra)
@@ -316,6 +318,40 @@ class ExtractiveAnswerer:
             return "", []
         markers = {r.marker for r in differing}
         return describe(differing), [s for s, r in per_article.values() if r.marker in markers]
+
+    def _names_differ(
+        self, context: AnswerContext, plan: QuestionPlan, bearing: list[Scored]
+    ) -> tuple[str, list[Scored]]:
+        """Each report's best name, among strong answers to a question asking for one name ("who is the director
+        of", "who won"): reports giving different names are named, as differing figures are."""
+        asks_for_several = plan.excluded or re.search(r"\b(?:other|others|all|each|every)\b", plan.question, re.I)
+        if plan.answer_type not in NAMED or asks_for_several or len(plan.key_terms) >= LONG_QUESTION:
+            return "", []
+        hits = context.hits
+        first = hits[bearing[0].ref.hit_index].published_at
+        by_name: dict[str, Scored] = {}
+        seen: set[str] = set()
+        for s in bearing:
+            if s.score < bearing[0].score - 0.15:
+                break
+            hit = hits[s.ref.hit_index]
+            if s.span is None or hit.article_id in seen:
+                continue
+            if first and hit.published_at and abs((hit.published_at - first).days) > CONFLICT_DAYS:
+                continue  # a name given much later is news (a new chief executive), not a disagreement
+            seen.add(hit.article_id)
+            if not any(s.span.text in o.span.text or o.span.text in s.span.text for o in by_name.values() if o.span):
+                by_name.setdefault(_surname(s.span.text), s)
+        if len(by_name) < 2:
+            return "", []
+        parts = []
+        for s in by_name.values():
+            hit = hits[s.ref.hit_index]
+            when = f" ({hit.published_at:%Y-%m-%d})" if hit.published_at else ""
+            parts.append(
+                f"{hit.source or 'one source'}{when} names {s.span.text if s.span else ''} [{s.ref.hit_index + 1}]"
+            )
+        return "Sources differ on this: " + "; ".join(parts) + ".", list(by_name.values())
 
 
 def _figure(s: Scored) -> Figure | None:

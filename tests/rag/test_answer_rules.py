@@ -168,6 +168,23 @@ ARTICLES: dict[str, list[tuple[str, str, str, str]]] = {
             "The council said the toll would have cost drivers two pounds a crossing.",
         ),
     ],
+    # two reports name different directors of one film
+    "film": [
+        (
+            "Harbour Lights opens the Dunmore festival",
+            "Dunmore Courier",
+            "2025-08-01",
+            "Harbour Lights, directed by Ines Kovalenko, opened the Dunmore film festival on Friday. "
+            "The film follows two lighthouse keepers through one winter.",
+        ),
+        (
+            "Festival opener divides critics",
+            "Valley Post",
+            "2025-08-03",
+            "Harbour Lights, directed by Piet Marlow, divided critics at the Dunmore film festival. "
+            "Some praised its long silent scenes.",
+        ),
+    ],
 }
 
 CUP = "Which team won the Lakeshore Cup final on Sunday?"
@@ -182,6 +199,7 @@ MARATHON = "Who won the Corvale Marathon in 2024?"
 PRIZE = "Who won the 2025 Kessel Prize in Geology?"
 RACE = "Who won the Dunmore Cycle Race?"
 TOLL = "What is the latest on the Fennick bridge toll?"
+FILM = "Who directed Harbour Lights?"
 
 
 class Newsroom:
@@ -346,6 +364,7 @@ def test_a_prize_that_went_to_its_winners_is_answered_with_all_of_them(newsroom:
     assert "Half of the prize went to Anouk Verhaegen" in lines[0]
     assert "The other half was shared by Lio Marsh and Tomas Brill" in lines[1]
     assert "Hana Sato" not in answer.answer  # the chemistry prize's winners
+    assert not answer.conflicts  # three winners in one report: no disagreement
     assert_valid(answer, newsroom)
 
 
@@ -365,4 +384,15 @@ def test_the_latest_on_a_topic_quotes_the_newest_reports_opening(newsroom: Newsr
     assert "dropped its plan for a toll" in lines[0]
     assert "voted 9-2 against it" in lines[1]
     assert "paid from the roads budget" in lines[2]
+    assert_valid(answer, newsroom)
+
+
+# ---------- 10. reports that give different names for one are named, as differing figures are ----------
+def test_reports_naming_different_directors_are_said_to_differ(newsroom: Newsroom) -> None:
+    answer = newsroom.ask("film", FILM)
+    assert not answer.refused, answer.answer
+    assert len(answer.conflicts) == 1
+    conflict = answer.conflicts[0]
+    assert "Ines Kovalenko" in conflict and "Piet Marlow" in conflict
+    assert "Dunmore Courier (2025-08-01)" in conflict and "Valley Post (2025-08-03)" in conflict
     assert_valid(answer, newsroom)
