@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -298,13 +299,12 @@ class QuestionPlan:
 
     def says_role(self, sentence: str) -> bool:
         """The asked role, in any form ("director", "directed by") or news wording for it ("chief executive")."""
-        if not self.role:
-            return True
-        root = self.role[:6] if len(self.role) > 6 else self.role
-        if any(w.startswith(root) for w in stems(sentence)):
-            return True
-        said = _ROLE_AS.get(self.role)
-        return bool(said and said.search(sentence))
+        return not self.role or self.role_at(sentence) is not None
+
+    def says_verb(self, sentence: str) -> bool:
+        """The question's verb, a word it begins ("agreed" / "agreement"), or news wording for the same act
+        ("who won the prize": "the prize went to", "was awarded to") is in the sentence."""
+        return not self.verb or self.verb_at(sentence) is not None
 
     @property
     def acting_place(self) -> bool:
@@ -316,36 +316,26 @@ class QuestionPlan:
         if not self.role:
             return None
         root = self.role[:6] if len(self.role) > 6 else self.role
-        for m in _WORD.finditer(sentence):
-            if stem(m.group(0)).startswith(root):
-                return m.start()
-        said = _ROLE_AS.get(self.role)
-        found = said.search(sentence) if said else None
-        return found.start() if found else None
+        return _said_at(sentence, lambda word: word.startswith(root), _ROLE_AS.get(self.role))
 
     def verb_at(self, sentence: str) -> int | None:
         """Where the sentence says the question's act ("came out on top", "won"), if it does."""
         if not self.verb:
             return None
-        root = self.verb.removesuffix("e") if len(self.verb) > 4 else self.verb
-        for m in _WORD.finditer(sentence):
-            if stem(m.group(0)) == self.verb or (len(root) >= 4 and stem(m.group(0)).startswith(root)):
-                return m.start()
-        said = _SAID_AS.get(root)
-        found = said.search(sentence) if said else None
-        return found.start() if found else None
+        verb = self.verb
+        root = verb.removesuffix("e") if len(verb) > 4 else verb  # "premiere" / "premiered"
+        return _said_at(
+            sentence, lambda word: word == verb or (len(root) >= 4 and word.startswith(root)), _SAID_AS.get(root)
+        )
 
-    def says_verb(self, sentence: str) -> bool:
-        """The question's verb, a word it begins ("agreed" / "agreement"), or news wording for the same act
-        ("who won the prize": "the prize went to", "was awarded to") is in the sentence."""
-        if not self.verb:
-            return True
-        words = stems(sentence)
-        root = self.verb.removesuffix("e") if len(self.verb) > 4 else self.verb  # "premiere" / "premiered"
-        if self.verb in words or (len(root) >= 4 and any(w.startswith(root) for w in words)):
-            return True
-        said = _SAID_AS.get(root)
-        return bool(said and said.search(sentence))
+
+def _said_at(sentence: str, matches: Callable[[str], bool], said: re.Pattern[str] | None) -> int | None:
+    """Where a word whose stem `matches`, or else the news wording `said`, first occurs in the sentence."""
+    for m in _WORD.finditer(sentence):
+        if matches(stem(m.group(0))):
+            return m.start()
+    found = said.search(sentence) if said else None
+    return found.start() if found else None
 
 
 # How news writes some acts without the question's verb: a prize "went to" its winner, a title was "clinched"
