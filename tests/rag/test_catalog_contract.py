@@ -335,3 +335,51 @@ def test_chunk_views_cut_the_text_from_the_body(catalog: CatalogBackend) -> None
         v = views[c.id]
         assert (v.article_id, v.index, v.start, v.end, v.text) == (a.id, c.index, c.start, c.end, c.text)
         assert (v.title, v.source, v.url, v.published_at) == (a.title, a.source, a.url, a.published_at)
+
+
+def common_word_corpus(catalog: CatalogBackend) -> None:
+    """'council' in every chunk; 'ferry' in five of twelve, as often as 1-5 times (no two score alike)."""
+    commit(
+        catalog,
+        *(article(n, "The council met. " + "The ferry ran late. " * n) for n in range(1, 6)),
+        *(article(n, f"The council met about item {n}.") for n in range(6, 13)),
+    )
+
+
+def test_a_word_in_every_chunk_neither_reorders_nor_hides_results(catalog: CatalogBackend) -> None:
+    """A word in at least half of all chunks adds next to nothing to BM25 (FTS5 clamps its IDF): the chunks
+    with the rarer word come first in their order, and when fewer match it than asked for, the list is still
+    filled with the chunks that have only the common word."""
+    common_word_corpus(catalog)
+    by_ferry = [f"art-{n}:0" for n in range(5, 0, -1)]  # more mentions of 'ferry' first
+    assert [c for c, _ in catalog.keyword_search("ferry", ArticleFilter(), 5)] == by_ferry
+    assert [c for c, _ in catalog.keyword_search("council ferry", ArticleFilter(), 3)] == by_ferry[:3]
+    padded = catalog.keyword_search("council ferry", ArticleFilter(), 8)
+    assert [c for c, _ in padded][:5] == by_ferry and len(padded) == 8
+    dated = ArticleFilter(since_ts=int((DAY + timedelta(days=2)).timestamp()))
+    assert [c for c, _ in catalog.keyword_search("council ferry", dated, 3)] == by_ferry[:3]
+
+
+def test_sqlite_ranks_without_the_common_word_as_with_it(tmp_path: Path) -> None:
+    """The SQLite catalog leaves a word in half or more of the chunks out of the search when enough chunks match
+    the others; the ranking is the full search's."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        common_word_corpus(catalog)
+        statements: list[str] = []
+        catalog._connect().set_trace_callback(statements.append)
+        got = catalog.keyword_search("council ferry", ArticleFilter(), 3)
+        catalog._connect().set_trace_callback(None)
+        full = (
+            catalog._connect()
+            .execute(
+                """SELECT c.id, bm25(chunks_fts, 0.5, 1.0) AS rank FROM chunks_fts JOIN chunks c
+            ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH '"council" OR "ferry"' ORDER BY rank LIMIT 3"""
+            )
+            .fetchall()
+        )
+        assert [c for c, _ in got] == [r[0] for r in full]
+        assert any("'\"ferry\"'" in s and "bm25" in s for s in statements)  # the search that ran left 'council' out
+        assert not any('\'"council" OR "ferry"\'' in s and "bm25" in s for s in statements)
+    finally:
+        catalog.close()
