@@ -388,7 +388,13 @@ _ROLE_AS: dict[str, re.Pattern[str]] = {
 _WHEN_VERB = re.compile(r"^when (was|were|is|are|will|has|have|had)\b[^?]*?\b([a-z]{3,})\s*\?*\s*$", re.I)
 
 
+@functools.lru_cache(maxsize=1024)
 def read_question(question: str) -> QuestionPlan:
+    """The plan of a question (frozen, so one reading serves every sentence the answerer checks against it)."""
+    return _read_question(question)
+
+
+def _read_question(question: str) -> QuestionPlan:
     q = _LEAD.sub("", question).strip()
     kind = answer_type(q)
     excluded = tuple(m.group(1) for m in _OTHER_THAN.finditer(q))

@@ -166,11 +166,11 @@ class ExtractiveAnswerer:
             similarity = 0.75 * float(cos[row]) + 0.25 * lexical_overlap(context.question, ref.text)
             candidates = spans(ref.text, focused)
             if plan.answer_type == "person":  # "Total Electoral Votes Needed", "Meet", "Colombian": not a name
-                candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+                candidates = [c for c in candidates if _actor_like(c.text, lowercase, known)]
                 if len(candidates) > 1:  # "video director Bruce Gowers": the name the role is given to
                     candidates = _nearest_first(candidates, plan.role_at(ref.text))
             elif plan.acting_place:  # "Discover the legacy": a one-word place must be a name the passages use
-                candidates = [c for c in candidates if _person_like(c.text, lowercase, known)]
+                candidates = [c for c in candidates if _actor_like(c.text, lowercase, known)]
                 if len(candidates) > 1:  # "..., Norway came out on top": the place that did it
                     candidates = _nearest_first(candidates, plan.verb_at(ref.text))
             elif plan.answer_type in NAMED:  # "Against all odds": a sentence's first word, not a name
@@ -415,9 +415,10 @@ def _known_names(hits: Sequence[Hit]) -> Counter[str]:
     return seen
 
 
-def _person_like(name: str, lowercase: set[str], known: Counter[str]) -> bool:
-    """A span that can be who did something: not common words, an acronym, an organisation or an event, and a
-    one-word name only one the passages use as a name (the surname of a full name, or written as a name twice)."""
+def _actor_like(name: str, lowercase: set[str], known: Counter[str]) -> bool:
+    """A span that can be who did something (a person, or a place that acts): not common words, an acronym, an
+    organisation or an event, and a one-word name only one the passages use as a name (the surname of a full
+    name, or written as a name twice)."""
     words = name.split()
     if _common_words(name, lowercase) or ORG_HINT.search(name) or _NOT_PERSON.search(name):
         return False
