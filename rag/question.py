@@ -658,10 +658,11 @@ _ATTRIBUTIVE = re.compile(
 _PLACE_FIRST = re.compile(r"(?:Las|Los|San|Santa|Fort|Lake|Mount|Port|North|South|East|West)\s")
 
 
-# What stands before a person's name in a run of capitals: "Apple CEO Tim Cook", "FIFA President Gianni Infantino"
+# What stands before a person's name in a run of capitals: "Apple CEO Tim Cook", "FIFA President Gianni Infantino",
+# "Thirteen-year-old Lilly"
 _BEFORE_PERSON = re.compile(
     r"^(?:.*\s)?(?:[A-Z]{3,}|Chief Executive|Chairman|Chairwoman|President|Director|Minister|Senator|Governor|"
-    r"Coach|Judge|Founder|Sen\.|Gov\.|Dr\.|Mr\.|Ms\.|Mrs\.)\s+(?=[A-Z][a-z])"
+    r"Coach|Judge|Founder|Sen\.|Gov\.|Dr\.|Mr\.|Ms\.|Mrs\.|[\w-]+-[Yy]ear-[Oo]ld)\s+(?=[A-Z][a-z])"
 )
 
 

@@ -208,6 +208,7 @@ def test_who_is_the_role_of_is_answered_by_a_sentence_giving_the_role(question: 
         ("Who was named the 2021 Teacher of the Year?", "She was named Teacher of the Year.", []),
         ("Who was named the 2021 Teacher of the Year?", "Las Vegas educator Ann Lee was honoured.", ["Ann Lee"]),
         ("What is the name of the headset?", "It shows 3-D objects.", []),
+        ("Who plays Diana Prince?", "Thirteen-year-old Lilly Aspell plays the young Diana Prince.", ["Lilly Aspell"]),
     ],
 )
 def test_who_spans_are_people_now_in_the_role(question: str, sentence: str, names: list[str]) -> None:
