@@ -74,22 +74,13 @@ class _Candidate:
         self.score = score
 
     def hit(self, similarity: dict[str, float], dense_rank: dict[str, int], keyword_rank: dict[str, int]) -> Hit:
-        view = self.view
-        return Hit(
-            chunk_id=view.chunk_id,
-            article_id=view.article_id,
-            index=view.index,
-            start=view.start,
-            end=view.end,
-            text=view.text,
-            title=view.title,
-            source=view.source,
-            url=view.url,
-            published_at=view.published_at,
+        chunk_id = self.view.chunk_id
+        return Hit(  # a ChunkView's fields are a Hit's, by name
+            **vars(self.view),
             score=self.score,
-            similarity=similarity.get(view.chunk_id),
-            dense_rank=dense_rank.get(view.chunk_id),
-            keyword_rank=keyword_rank.get(view.chunk_id),
+            similarity=similarity.get(chunk_id),
+            dense_rank=dense_rank.get(chunk_id),
+            keyword_rank=keyword_rank.get(chunk_id),
         )
 
 
