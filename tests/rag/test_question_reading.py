@@ -277,3 +277,8 @@ def test_the_events_own_words_do_not_make_it_another_event() -> None:
     assert not extended_clash(
         "Who won the Corvale Marathon in 2024?", "At the Corvale Marathon Championships, Ann won."
     )
+
+
+def test_an_event_is_no_place_that_acts() -> None:
+    found = spans("The Summer Olympics were hosted by Beijing.", read_question("Which city hosted the 2008 Games?"))
+    assert [s.text for s in found] == ["Beijing"]
