@@ -829,7 +829,8 @@ def _qualifiers(text: str) -> list[tuple[str, str]]:
     Geology": prize/geology and kessel/prize)."""
     pairs = [(m.group(1).lower().removesuffix("s"), m.group(2).lower()) for m in _QUALIFIED.finditer(text)]
     pairs += [
-        ("^" + m.group(2).lower().rstrip("s"), m.group(1).lower().replace(".", "")) for m in _NAMED_BY.finditer(text)
+        ("^" + m.group(2).lower().removesuffix("s"), m.group(1).lower().replace(".", ""))
+        for m in _NAMED_BY.finditer(text)
     ]
     return pairs
 
